@@ -1,0 +1,49 @@
+/**
+ * The activities, grouped by the task queue whose worker runs them. Workflows import only the
+ * types of these objects.
+ */
+import { Context } from '@temporalio/activity';
+import { InvalidDataError } from '../lib/errors';
+import type { CleanResult, StepInput } from '../lib/steps';
+import { InvalidConfigError } from '../lib/config';
+import { nonRetryable } from '../lib/failures';
+import { clean } from './clean';
+import { split } from './split';
+import { register } from './register';
+import { train } from './train';
+import { evaluate } from './evaluate';
+import { summarize } from './summarize';
+
+/** Input faults become typed, non-retryable failures: a retry would only fail the same way. */
+function failFastOnBadInput<A extends unknown[], R>(step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await step(...args);
+    } catch (err) {
+      if (err instanceof InvalidDataError) throw nonRetryable('InvalidData', err.message, err);
+      if (err instanceof InvalidConfigError) throw nonRetryable('InvalidConfig', err.message, err);
+      throw err;
+    }
+  };
+}
+
+/** clean heartbeats the rows read (visible in the UI) and stops when the activity is cancelled. */
+async function cleanWithHeartbeats(input: StepInput): Promise<CleanResult> {
+  const context = Context.current();
+  return clean(input, {
+    onProgress: (rowsRead) => context.heartbeat({ step: 'clean', rowsRead }),
+    signal: context.cancellationSignal,
+  });
+}
+
+export const cpuActivities = {
+  clean: failFastOnBadInput(cleanWithHeartbeats),
+  split: failFastOnBadInput(split),
+  register: failFastOnBadInput(register),
+};
+
+export const gpuActivities = {
+  train: failFastOnBadInput(train),
+  evaluate: failFastOnBadInput(evaluate),
+  summarize: failFastOnBadInput(summarize),
+};

@@ -1,0 +1,113 @@
+/**
+ * The split step: cleaned.parquet -> `train.parquet` and `validation.parquet` (+ `manifest.json`)
+ * in `<storage.root>/<pipelineId>/split/`.
+ *
+ * A review goes to validation when the hash fraction of (split.seed, review_id) is below
+ * split.validationFraction: deterministic, independent of row order, and a review keeps its side
+ * when other reviews are added or removed.
+ */
+import { join } from 'node:path';
+import { rename, rm, stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { configHash, ensureStepDir, sqlString, tempPathFor, writeFileAtomic } from '../lib/artifacts';
+import { hashFractionSql } from '../lib/cleaning';
+import { InvalidDataError } from '../lib/errors';
+import type { SplitInput, SplitResult } from '../lib/steps';
+
+const SPLIT_COLUMNS = ['review_id', 'product_id', 'text', 'summary'] as const;
+
+/** Splits `cleanedPath` into train and validation Parquet files. */
+export async function split(input: SplitInput): Promise<SplitResult> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const { validationFraction, seed } = input.config.split;
+  const cleanedPath = input.cleanedPath;
+  const source = await stat(cleanedPath).catch(() => {
+    throw new InvalidDataError(cleanedPath, 'the cleaned Parquet file does not exist or cannot be read', 'Run the clean step first (or pass the cleanedPath it returned)');
+  });
+
+  const outDir = await ensureStepDir(input.config, input.pipelineId, 'split');
+  const manifestPath = join(outDir, 'manifest.json');
+  // The manifest marks a finished step: remove an earlier run's before touching its outputs.
+  await rm(manifestPath, { force: true });
+  const trainPath = join(outDir, 'train.parquet');
+  const validationPath = join(outDir, 'validation.parquet');
+  const trainTemp = tempPathFor(trainPath);
+  const validationTemp = tempPathFor(validationPath);
+
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const described = await connection
+      .runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(cleanedPath)})`)
+      .catch((error: Error) => {
+        throw new InvalidDataError(cleanedPath, `cannot read it as Parquet (${error.message.split('\n')[0]})`, 'Run the clean step again to rewrite it');
+      });
+    const present = new Set(described.getRowObjectsJS().map((row) => row.column_name as string));
+    const missing = SPLIT_COLUMNS.filter((column) => !present.has(column));
+    if (missing.length > 0) {
+      throw new InvalidDataError(cleanedPath, `the cleaned file lacks column(s) ${missing.join(', ')}`, 'Run the clean step again to rewrite it');
+    }
+
+    await connection.run(
+      `CREATE VIEW assigned AS SELECT ${SPLIT_COLUMNS.join(', ')},
+         ${hashFractionSql('split', seed, 'review_id')} < ${validationFraction} AS is_validation
+       FROM read_parquet(${sqlString(cleanedPath)})`,
+    );
+    const sizes = await connection.runAndReadAll(
+      `SELECT count(*) AS total, count(*) FILTER (WHERE is_validation) AS validation FROM assigned`,
+    );
+    const [{ total, validation }] = sizes.getRowObjectsJS() as [{ total: bigint; validation: bigint }];
+    const totalRows = Number(total);
+    const validationRows = Number(validation);
+    const trainRows = totalRows - validationRows;
+    if (trainRows === 0 || validationRows === 0) {
+      throw new InvalidDataError(
+        cleanedPath,
+        `${totalRows} cleaned rows give ${trainRows} train and ${validationRows} validation rows with validationFraction ${validationFraction}; both sides need rows`,
+        'Use more data (a larger input or data.sampleFraction) or adjust split.validationFraction',
+      );
+    }
+
+    const columns = SPLIT_COLUMNS.join(', ');
+    await connection.run(`COPY (SELECT ${columns} FROM assigned WHERE NOT is_validation) TO ${sqlString(trainTemp)} (FORMAT parquet, COMPRESSION zstd)`);
+    await connection.run(`COPY (SELECT ${columns} FROM assigned WHERE is_validation) TO ${sqlString(validationTemp)} (FORMAT parquet, COMPRESSION zstd)`);
+    const written = await connection.runAndReadAll(
+      `SELECT (SELECT count(*) FROM read_parquet(${sqlString(trainTemp)})) AS train,
+              (SELECT count(*) FROM read_parquet(${sqlString(validationTemp)})) AS validation`,
+    );
+    const [counted] = written.getRowObjectsJS() as [{ train: bigint; validation: bigint }];
+    if (Number(counted.train) !== trainRows || Number(counted.validation) !== validationRows) {
+      throw new Error(
+        `split: wrote ${counted.train} train + ${counted.validation} validation rows for ${totalRows} cleaned rows in ${cleanedPath} (expected ${trainRows} + ${validationRows}); this is a bug in activities/split.ts`,
+      );
+    }
+    await rename(trainTemp, trainPath);
+    await rename(validationTemp, validationPath);
+    const seconds = (performance.now() - started) / 1000;
+
+    await writeFileAtomic(
+      manifestPath,
+      JSON.stringify(
+        {
+          step: 'split',
+          pipelineId: input.pipelineId,
+          input: { path: cleanedPath, sizeBytes: source.size, mtime: source.mtime.toISOString(), rows: totalRows },
+          configHash: configHash(input.config.split),
+          config: input.config.split,
+          counts: { cleaned: totalRows, train: trainRows, validation: validationRows },
+          timings: { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), seconds },
+          outputs: { train: { path: trainPath, rows: trainRows }, validation: { path: validationPath, rows: validationRows } },
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    return { trainPath, validationPath, trainRows, validationRows };
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+    await Promise.all([trainTemp, validationTemp].map((path) => rm(path, { force: true })));
+  }
+}

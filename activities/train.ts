@@ -1,0 +1,91 @@
+/**
+ * train: fine-tunes the model with Seq2SeqTrainer in `python -m tuneflow_ml.train`.
+ *
+ * A retried attempt (worker killed, heartbeat timeout) resumes from the latest complete
+ * checkpoint: the pointer file under storage.root is authoritative (a SIGKILLed worker's last
+ * heartbeat can be lost), the heartbeat details are the fallback. The MLflow run is found by the
+ * pipeline's tag, so every attempt logs to the same run and the loss curve continues.
+ */
+import * as path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { Context } from '@temporalio/activity';
+import { z } from 'zod';
+import { TrainInput, TrainResult, TrainSpec } from '../lib/steps';
+import { ensureStepDir } from '../lib/artifacts';
+import { MlflowClient } from '../lib/mlflow';
+import { runPythonStep, type StepHeartbeat } from './python-runner';
+
+const LatestCheckpoint = z.object({ checkpoint: z.string(), globalStep: z.number().int().nonnegative() });
+type LatestCheckpoint = z.infer<typeof LatestCheckpoint>;
+
+export async function train(rawInput: TrainInput): Promise<TrainResult> {
+  const input = TrainInput.parse(rawInput);
+  const outputDir = await ensureStepDir(input.config, input.pipelineId, 'train');
+  const mlflowRunId = await ensurePipelineRun(input);
+  const resumeFrom = await latestCompleteCheckpoint(outputDir, heartbeatCheckpoint());
+
+  const spec: TrainSpec = { ...input, outputDir, mlflowRunId, resumeFromCheckpoint: resumeFrom?.checkpoint ?? null };
+  const result = await runPythonStep({
+    module: 'train',
+    spec,
+    specPath: path.join(outputDir, 'spec.json'),
+    terminateGraceSeconds: 30,
+  });
+  return TrainResult.parse(result);
+}
+
+/** The pipeline's one MLflow run: created by the first attempt, found again by every retry. */
+export async function ensurePipelineRun(input: TrainInput): Promise<string> {
+  const mlflow = new MlflowClient(input.config.mlflow.trackingUri);
+  const experimentId = await mlflow.ensureExperiment(input.config.mlflow.experiment);
+  const [existing] = await mlflow.searchRuns([experimentId], `tags.\`tuneflow.pipeline_id\` = '${input.pipelineId}'`, 1);
+  if (existing) return existing.info.run_id;
+  const run = await mlflow.createRun(experimentId, input.pipelineId, {
+    'tuneflow.pipeline_id': input.pipelineId,
+    'tuneflow.base_model': input.config.model.nameOrPath,
+    'tuneflow.config_name': input.config.name,
+  });
+  return run.info.run_id;
+}
+
+function heartbeatCheckpoint(): LatestCheckpoint | null {
+  let details: unknown;
+  try {
+    details = Context.current().info.heartbeatDetails;
+  } catch {
+    return null;
+  }
+  const checkpoint = (details as StepHeartbeat | undefined)?.checkpoint;
+  return checkpoint ? { checkpoint: checkpoint.path, globalStep: checkpoint.step } : null;
+}
+
+/** The newer of the pointer file and the heartbeat, if its directory is complete on disk. */
+async function latestCompleteCheckpoint(
+  outputDir: string,
+  fromHeartbeat: LatestCheckpoint | null,
+): Promise<LatestCheckpoint | null> {
+  const candidates = [await readPointer(path.join(outputDir, 'latest-checkpoint.json')), fromHeartbeat]
+    .filter((c): c is LatestCheckpoint => c !== null)
+    .sort((a, b) => b.globalStep - a.globalStep);
+  for (const candidate of candidates) {
+    if (await isCompleteCheckpoint(candidate.checkpoint)) return candidate;
+  }
+  return null;
+}
+
+async function readPointer(file: string): Promise<LatestCheckpoint | null> {
+  try {
+    return LatestCheckpoint.parse(JSON.parse(await readFile(file, 'utf8')));
+  } catch {
+    return null;
+  }
+}
+
+/** The Trainer writes trainer_state.json last, so its presence marks a finished checkpoint. */
+async function isCompleteCheckpoint(dir: string): Promise<boolean> {
+  try {
+    return (await stat(path.join(dir, 'trainer_state.json'))).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,58 @@
+/** Where a pipeline's artifacts live: `<storage.root>/<pipeline id>/<step>/`. */
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { InvalidConfigError, type PipelineConfig } from './config';
+
+/** The repository root (storage paths in configs are relative to it). */
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+export type StepName = 'clean' | 'split' | 'train' | 'evaluate' | 'register' | 'summarize';
+
+export function resolveFromRepo(p: string): string {
+  return path.isAbsolute(p) ? p : path.resolve(REPO_ROOT, p);
+}
+
+export function stepDir(config: PipelineConfig, pipelineId: string, step: StepName): string {
+  // The pipeline id is a workflow id, chosen by whoever starts it: it must stay one folder.
+  if (pipelineId === '.' || pipelineId === '..' || /[/\\\0]/.test(pipelineId)) {
+    throw new InvalidConfigError(
+      `pipeline id ${JSON.stringify(pipelineId)}`,
+      'it cannot name a folder under storage.root: use letters, digits, "-", "_", "." or ":"',
+    );
+  }
+  return path.join(resolveFromRepo(config.storage.root), pipelineId, step);
+}
+
+export async function ensureStepDir(config: PipelineConfig, pipelineId: string, step: StepName): Promise<string> {
+  const dir = stepDir(config, pipelineId, step);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+
+/** A unique sibling name for writing `finalPath` before renaming it into place. */
+export function tempPathFor(finalPath: string): string {
+  return `${finalPath}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** Writes via a temp file and rename, so readers never see half a file. */
+export async function writeFileAtomic(finalPath: string, contents: string): Promise<void> {
+  const temp = tempPathFor(finalPath);
+  try {
+    await writeFile(temp, contents);
+    await rename(temp, finalPath);
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+/** sha256 of the JSON of a flat config section with sorted keys (key order does not matter). */
+export function configHash(section: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(section, Object.keys(section).sort())).digest('hex');
+}
+
+/** A string literal for DuckDB SQL. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

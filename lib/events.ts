@@ -1,0 +1,64 @@
+/**
+ * The protocol between the TypeScript activities and the Python steps.
+ *
+ * `python -m tuneflow_ml.<step> --spec spec.json` writes one JSON object per line to the file
+ * descriptor named by TUNEFLOW_EVENTS_FD (3), never to stdout, which libraries print to.
+ * `python/tuneflow_ml/events.py` is the writing side of this file.
+ */
+import { z } from 'zod';
+
+export const FailureKind = z.enum(['InvalidConfig', 'InvalidData', 'OutOfMemory', 'Internal']);
+export type FailureKind = z.infer<typeof FailureKind>;
+
+export const ProgressEvent = z.object({
+  event: z.literal('progress'),
+  /** What is counted: optimizer steps while training, examples while generating. */
+  unit: z.enum(['steps', 'examples']),
+  step: z.number().int().nonnegative(),
+  totalSteps: z.number().int().nonnegative(),
+  epoch: z.number().nonnegative().nullable(),
+  loss: z.number().nullable(),
+  samplesPerSec: z.number().nonnegative().nullable(),
+});
+
+export const CheckpointEvent = z.object({
+  event: z.literal('checkpoint'),
+  path: z.string().min(1),
+  step: z.number().int().nonnegative(),
+});
+
+export const MetricsEvent = z.object({
+  event: z.literal('metrics'),
+  metrics: z.record(z.string(), z.number()),
+  step: z.number().int().nonnegative().nullable(),
+});
+
+export const LogEvent = z.object({
+  event: z.literal('log'),
+  level: z.enum(['info', 'warning']),
+  message: z.string(),
+});
+
+export const ResultEvent = z.object({
+  event: z.literal('result'),
+  result: z.record(z.string(), z.unknown()),
+});
+
+export const ErrorEvent = z.object({
+  event: z.literal('error'),
+  kind: FailureKind,
+  retryable: z.boolean(),
+  message: z.string(),
+});
+
+export const StepEvent = z.discriminatedUnion('event', [
+  ProgressEvent,
+  CheckpointEvent,
+  MetricsEvent,
+  LogEvent,
+  ResultEvent,
+  ErrorEvent,
+]);
+export type StepEvent = z.infer<typeof StepEvent>;
+export type ProgressEvent = z.infer<typeof ProgressEvent>;
+export type CheckpointEvent = z.infer<typeof CheckpointEvent>;

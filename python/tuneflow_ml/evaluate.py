@@ -1,0 +1,85 @@
+"""Scores the trained model on the validation split with ROUGE.
+
+    python -m tuneflow_ml.evaluate --spec spec.json     (spec: EvaluateSpec in lib/steps.ts)
+
+Writes <outputDir>/rouge.json and samples.parquet (text, reference, prediction), logs the scores
+to the run's MLflow metrics, and returns EvaluateResult.
+"""
+
+import os
+import re
+import time
+
+from rouge_score import rouge_scorer
+
+from . import events
+from .data import read_columns, write_json, write_table
+from .generation import generate, load_model
+from .spec import load_spec
+from .tracking import log_metrics
+
+ROUGE_KEYS = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+
+# rougeLsum scores sentence by sentence, one per line. nltk's punkt data cannot be downloaded
+# everywhere, so sentences end at ".", "!" or "?" followed by whitespace (as in clean's split).
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def one_sentence_per_line(text: str) -> str:
+    return "\n".join(SENTENCE_END.split(text.strip()))
+
+
+def rouge(predictions: list[str], references: list[str]) -> dict[str, float]:
+    """Mean F1 of each ROUGE variant, as fractions in [0, 1]."""
+    scorer = rouge_scorer.RougeScorer(ROUGE_KEYS, use_stemmer=True)
+    totals = dict.fromkeys(ROUGE_KEYS, 0.0)
+    for prediction, reference in zip(predictions, references, strict=True):
+        scores = scorer.score(one_sentence_per_line(reference), one_sentence_per_line(prediction))
+        for key in ROUGE_KEYS:
+            totals[key] += scores[key].fmeasure
+    return {key: total / len(predictions) for key, total in totals.items()}
+
+
+def main() -> dict:
+    spec = load_spec()
+    config, settings = spec["config"], spec["config"]["evaluate"]
+    output_dir = spec["outputDir"]
+    os.makedirs(output_dir, exist_ok=True)
+
+    validation = read_columns(spec["validationPath"], ["text", "summary"])
+    texts, references = validation["text"], validation["summary"]
+    if settings["maxSamples"] is not None:
+        texts, references = texts[: settings["maxSamples"]], references[: settings["maxSamples"]]
+
+    tokenizer, model = load_model(spec["modelDir"])
+    started, done = time.monotonic(), 0
+
+    def on_batch(n: int) -> None:
+        nonlocal done
+        done += n
+        events.progress("examples", done, len(texts), samples_per_sec=done / (time.monotonic() - started))
+
+    predictions = generate(
+        tokenizer,
+        model,
+        texts,
+        prefix=config["model"]["sourcePrefix"],
+        max_source_length=config["model"]["maxSourceLength"],
+        batch_size=settings["batchSize"],
+        num_beams=settings["numBeams"],
+        max_new_tokens=settings["maxNewTokens"],
+        on_batch=on_batch,
+    )
+    scores = rouge(predictions, references)
+
+    samples_path = os.path.join(output_dir, "samples.parquet")
+    write_table({"text": texts, "reference": references, "prediction": predictions}, samples_path)
+    write_json(os.path.join(output_dir, "rouge.json"), {**scores, "numExamples": len(texts)})
+    metrics = {f"eval_{key}": value for key, value in scores.items()} | {"eval_examples": len(texts)}
+    log_metrics(config["mlflow"]["trackingUri"], spec["mlflowRunId"], metrics)
+    events.metrics(metrics)
+    return {"rouge": scores, "numExamples": len(texts), "samplesPath": samples_path}
+
+
+if __name__ == "__main__":
+    events.run_step(main, "evaluate")

@@ -1,0 +1,329 @@
+"""Fine-tunes a T5 model to write review headlines: the seed's recipe (Seq2SeqTrainer, source
+prefix "summarize: ", Adafactor, bf16, DeepSpeed ZeRO for the large models).
+
+    python -m tuneflow_ml.train --spec spec.json     (spec: TrainSpec in lib/steps.ts)
+
+Checkpoints go to <outputDir>/checkpoints; after each one is complete, <outputDir>/
+latest-checkpoint.json points to it and a checkpoint event tells the activity, which a retried
+attempt passes back as resumeFromCheckpoint. SIGTERM (cancellation, worker shutdown) ends the
+current step, checkpoints it and exits with a retryable error. The final model goes to
+<outputDir>/model and is logged to the MLflow run (created by the TypeScript side) as the pyfunc
+model "model".
+"""
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import mlflow
+import torch
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    DataCollatorForSeq2Seq,
+    PreTrainedTokenizerBase,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
+    TrainerCallback,
+    TrainerState,
+)
+
+from . import events
+from .data import parquet_rows, read_columns, write_json
+from .events import StepError
+from .generation import device_name
+from .pyfunc_model import log_model
+from .spec import load_spec
+
+# Progress events double as the activity's heartbeats: one at least this often while steps run.
+PROGRESS_EVERY_S = 5.0
+
+
+def resolve_bf16(setting: bool | str) -> bool:
+    supported = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if setting == "auto":
+        return supported
+    if setting and not supported:
+        raise StepError(
+            "InvalidConfig",
+            f"train.bf16 is true but {device_name()} has no bf16 support (it needs an Ampere or newer GPU); "
+            "set train.bf16 to 'auto' or false",
+        )
+    return bool(setting)
+
+
+def deepspeed_config(deepspeed: dict[str, Any]) -> dict[str, Any]:
+    """The seed's ZeRO-2 / ZeRO-3 configurations. No optimizer block, so that the Adafactor of the
+    training arguments applies; "auto" values are filled from the training arguments."""
+    if not torch.cuda.is_available():
+        raise StepError("InvalidConfig", "train.deepspeed needs CUDA GPUs and this host has none; set it to null")
+
+    def offload(enabled: bool) -> dict[str, Any]:
+        return {"device": "cpu", "pin_memory": True} if enabled else {"device": "none"}
+
+    zero: dict[str, Any] = {
+        "stage": deepspeed["stage"],
+        "offload_optimizer": offload(deepspeed["offloadOptimizer"]),
+        "overlap_comm": True,
+        "contiguous_gradients": True,
+    }
+    if deepspeed["stage"] == 3:
+        zero |= {
+            "offload_param": offload(deepspeed["offloadParam"]),
+            "sub_group_size": 1e9,
+            "reduce_bucket_size": "auto",
+            "stage3_prefetch_bucket_size": "auto",
+            "stage3_param_persistence_threshold": "auto",
+            "stage3_max_live_parameters": 1e9,
+            "stage3_max_reuse_distance": 1e9,
+            # save_model writes whole weights, not shards only DeepSpeed can read.
+            "stage3_gather_16bit_weights_on_model_save": True,
+        }
+    else:
+        zero |= {
+            "allgather_partitions": True,
+            "allgather_bucket_size": 2e8,
+            "reduce_scatter": True,
+            "reduce_bucket_size": 2e8,
+        }
+    return {
+        "fp16": {"enabled": False},
+        "bf16": {"enabled": "auto"},
+        "scheduler": {
+            "type": "WarmupLR",
+            "params": {"warmup_min_lr": "auto", "warmup_max_lr": "auto", "warmup_num_steps": "auto"},
+        },
+        "zero_optimization": zero,
+        "gradient_accumulation_steps": "auto",
+        "gradient_clipping": "auto",
+        "steps_per_print": 2000,
+        "train_batch_size": "auto",
+        "train_micro_batch_size_per_gpu": "auto",
+        "wall_clock_breakdown": False,
+    }
+
+
+def tokenize(
+    tokenizer: PreTrainedTokenizerBase, rows: dict[str, list], model_config: dict[str, Any]
+) -> list[dict[str, list[int]]]:
+    """Token ids of prefix + text and of the summary, truncated; padding is left to the collator,
+    per batch (dynamic padding)."""
+    sources = tokenizer(
+        [model_config["sourcePrefix"] + t for t in rows["text"]],
+        max_length=model_config["maxSourceLength"],
+        truncation=True,
+    )
+    labels = tokenizer(text_target=rows["summary"], max_length=model_config["maxTargetLength"], truncation=True)
+    return [
+        {"input_ids": ids, "attention_mask": mask, "labels": target}
+        for ids, mask, target in zip(sources["input_ids"], sources["attention_mask"], labels["input_ids"])
+    ]
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"train": {"deepspeed": {"stage": 3}}} -> {"train.deepspeed.stage": 3}, for MLflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+class Reporter(TrainerCallback):
+    """Progress events, the latest-checkpoint pointer and per-step MLflow metrics (rank 0 only),
+    and a last checkpoint when SIGTERM asks the step to stop."""
+
+    def __init__(self, output_dir: str, samples_per_step: int) -> None:
+        self.output_dir = output_dir
+        self.samples_per_step = samples_per_step
+        self.loss: float | None = None
+        self.started = self.last_progress = time.monotonic()
+        self.first_step = 0
+        self.stop_requested = False
+
+    def request_stop(self, signum: int, frame: Any) -> None:
+        # The activity sends SIGTERM on cancellation and worker shutdown, and SIGKILL after a
+        # grace period: finish the current step, checkpoint it, stop.
+        self.stop_requested = True
+
+    def progress(self, state: TrainerState) -> None:
+        elapsed = time.monotonic() - self.started
+        steps = state.global_step - self.first_step  # this process's steps: a resumed run starts past 0
+        events.progress(
+            "steps",
+            state.global_step,
+            state.max_steps,
+            epoch=state.epoch,
+            loss=self.loss,
+            samples_per_sec=steps * self.samples_per_step / elapsed if steps and elapsed > 0 else None,
+        )
+        self.last_progress = time.monotonic()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started, self.first_step = time.monotonic(), state.global_step
+        self.progress(state)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.stop_requested:
+            control.should_save = True
+            control.should_training_stop = True
+        if time.monotonic() - self.last_progress >= PROGRESS_EVERY_S:
+            self.progress(state)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "loss" not in logs:  # the end-of-training summary is logged by main
+            return
+        self.loss = logs["loss"]
+        self.progress(state)
+        if state.is_world_process_zero:
+            # step=global_step: a resumed attempt continues the same curve.
+            step_metrics = {
+                "train_loss": logs["loss"],
+                "learning_rate": logs.get("learning_rate"),
+                "grad_norm": logs.get("grad_norm"),
+                "epoch": state.epoch,
+            }
+            mlflow.log_metrics({k: float(v) for k, v in step_metrics.items() if v is not None}, step=state.global_step)
+
+    def on_save(self, args, state, control, **kwargs):
+        # Called after the Trainer has written the whole checkpoint (weights, optimizer, scheduler,
+        # RNG and trainer state) and rotated old ones out: only now may a retry resume from it.
+        if not state.is_world_process_zero:
+            return
+        path = os.path.abspath(os.path.join(args.output_dir, f"checkpoint-{state.global_step}"))
+        pointer = {"checkpoint": path, "globalStep": state.global_step}
+        write_json(os.path.join(self.output_dir, "latest-checkpoint.json"), pointer)
+        events.checkpoint(path, state.global_step)
+
+
+def check_checkpoint(path: str) -> None:
+    if not os.path.isfile(os.path.join(path, "trainer_state.json")):
+        raise StepError(
+            "InvalidData",
+            f"resumeFromCheckpoint {path} is not a complete checkpoint (no trainer_state.json); "
+            "point it at a directory named in latest-checkpoint.json, or clear it to train from the start",
+        )
+
+
+def main() -> dict:
+    spec = load_spec()
+    config, train = spec["config"], spec["config"]["train"]
+    output_dir = os.path.abspath(spec["outputDir"])
+    model_dir = os.path.join(output_dir, "model")
+    resume = spec["resumeFromCheckpoint"]
+    if resume is not None:
+        check_checkpoint(resume)
+    bf16 = resolve_bf16(train["bf16"])
+    deepspeed = deepspeed_config(train["deepspeed"]) if train["deepspeed"] is not None else None
+    device = device_name()
+    print(f"train: device {device}, bf16 {bf16}", file=sys.stderr)
+    if train["numGpus"] > 1 and "WORLD_SIZE" not in os.environ:
+        events.log(
+            f"train.numGpus is {train['numGpus']} but this process was not started by a distributed launcher "
+            "(deepspeed/torchrun); it trains on one device",
+            level="warning",
+        )
+
+    # Data first: a bad file should fail in seconds, not after loading a large model.
+    rows = read_columns(spec["trainPath"], ["text", "summary"])
+    validation_rows = parquet_rows(spec["validationPath"])
+    name = config["model"]["nameOrPath"]
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForSeq2SeqLM.from_pretrained(name)
+    except OSError as exc:
+        raise StepError(
+            "InvalidConfig",
+            f"cannot load model.nameOrPath {name!r} ({exc}); give a local model directory "
+            "(python -m tuneflow_ml.tiny_model builds one) or a hub name this host can download",
+        )
+    train_rows = tokenize(tokenizer, rows, config["model"])
+
+    args = Seq2SeqTrainingArguments(
+        output_dir=os.path.join(output_dir, "checkpoints"),
+        num_train_epochs=train["epochs"],
+        max_steps=train["maxSteps"] if train["maxSteps"] is not None else -1,
+        per_device_train_batch_size=train["perDeviceTrainBatchSize"],
+        per_device_eval_batch_size=train["perDeviceEvalBatchSize"],
+        gradient_accumulation_steps=train["gradientAccumulationSteps"],
+        learning_rate=train["learningRate"],
+        optim=train["optim"],
+        bf16=bf16,
+        activation_checkpointing=train["gradientCheckpointing"],  # gradient_checkpointing is its deprecated alias in v5
+        deepspeed=deepspeed,
+        save_strategy="steps",
+        save_steps=train["checkpointEverySteps"],
+        save_total_limit=train["keepCheckpoints"],
+        logging_strategy="steps",
+        logging_steps=train["loggingSteps"],
+        seed=train["seed"],
+        report_to="none",  # MLflow is logged by Reporter, into the run the TypeScript side created
+        disable_tqdm=True,  # progress events replace the bar
+    )
+    samples_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    reporter = Reporter(output_dir, samples_per_step)
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=args,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
+        train_dataset=train_rows,
+        processing_class=tokenizer,
+        callbacks=[reporter],
+    )
+
+    # Under a distributed launcher every rank trains; only rank 0 talks to MLflow.
+    main_process = trainer.is_world_process_zero()
+    mlflow.set_tracking_uri(config["mlflow"]["trackingUri"])
+    with mlflow.start_run(run_id=spec["mlflowRunId"]) if main_process else contextlib.nullcontext():
+        if resume is None and main_process:
+            # Params are immutable in MLflow: a resumed attempt keeps the ones logged at the start.
+            sizes = {"data.trainRows": len(train_rows), "data.validationRows": validation_rows}
+            mlflow.log_params(sizes | flatten(dict(config["model"]), "model.") | flatten(dict(train), "train."))
+        if resume is not None:
+            events.log(f"resuming from {resume} (optimizer, scheduler and data order restored)")
+        # Only while steps run: before, there is nothing to save; after, the run is complete.
+        signal.signal(signal.SIGTERM, reporter.request_stop)
+        output = trainer.train(resume_from_checkpoint=resume)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if reporter.stop_requested:
+            raise StepError(
+                "Internal",
+                f"train stopped on SIGTERM at step {output.global_step} after writing "
+                f"{os.path.join(args.output_dir, f'checkpoint-{output.global_step}')}; a retry resumes from it",
+                retryable=True,
+            )
+        trainer.save_model(model_dir)  # every rank takes part (ZeRO-3 gathers the weights); saves the tokenizer too
+        if not main_process:
+            return {}
+
+        steps_run = output.global_step - reporter.first_step
+        # With no step run here (resumed from the last checkpoint) the Trainer's mean loss is 0/0.
+        train_loss = output.training_loss if steps_run > 0 else None
+        final = {k: v for k, v in output.metrics.items() if k not in ("train_loss", "epoch")}
+        if train_loss is not None:
+            final["train_loss_mean"] = train_loss
+        mlflow.log_metrics(final, step=output.global_step)
+        events.metrics(final, step=output.global_step)
+
+        events.log(f"logging the model in {model_dir} to MLflow run {spec['mlflowRunId']}")
+        model_info = log_model(model_dir, config)
+
+    return {
+        "modelDir": model_dir,
+        "mlflowRunId": spec["mlflowRunId"],
+        "modelUri": model_info.model_uri,
+        "globalStep": output.global_step,
+        "trainLoss": train_loss,
+        "device": device,
+        "bf16": bf16,
+        "resumedFrom": resume,
+    }
+
+
+if __name__ == "__main__":
+    events.run_step(main, "train")

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# All tests, against real services: set-up, MLflow server (jest's global set-up starts it too),
+# the Python suite (pytest), type checks, then the TypeScript suite (jest; the workflow tests
+# start a real Temporal dev server from .venv/bin/temporal).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+bash scripts/setup.sh
+bash scripts/services.sh start mlflow
+
+echo "== config schema (generated JSON Schema matches lib/config.ts)"
+node_modules/.bin/tsx scripts/gen-config-schema.ts --check
+echo "== typecheck"
+node_modules/.bin/tsc --noEmit -p tsconfig.json
+echo "== pytest"
+.venv/bin/python -m pytest python/tests -q
+echo "== jest"
+TUNEFLOW_QUIET_PYTHON=1 node_modules/.bin/jest --runInBand "$@"

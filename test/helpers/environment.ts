@@ -1,0 +1,41 @@
+/** Shared set-up for tests that run real services and real steps. */
+import * as path from 'node:path';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { REPO_ROOT } from '../../lib/artifacts';
+import { SEARCH_ATTRIBUTES } from '../../lib/pipeline';
+import { pythonExecutable } from '../../activities/python-runner';
+
+export const TEMPORAL_BIN = path.join(REPO_ROOT, '.venv', 'bin', 'temporal');
+export const MLFLOW_URI = `http://127.0.0.1:${process.env.TUNEFLOW_MLFLOW_PORT ?? '5000'}`;
+
+/** A real Temporal dev server from the `temporal` binary in .venv (temporal-bin); never a download. */
+export function startTemporal(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: TEMPORAL_BIN },
+      ip: '127.0.0.1',
+      searchAttributes: Object.values(SEARCH_ATTRIBUTES),
+    },
+  });
+}
+
+export function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), `tuneflow-${prefix}-`));
+}
+
+/** Generated Amazon-format reviews and a tiny T5 trained on their vocabulary. */
+export async function demoFixture(dir: string, rows: number, products: number): Promise<{ data: string; model: string }> {
+  const data = path.join(dir, 'reviews.tsv.gz');
+  const model = path.join(dir, 'tiny-t5');
+  await execa(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [
+    path.join(REPO_ROOT, 'scripts', 'generate-reviews.ts'),
+    '--out', data, '--rows', String(rows), '--products', String(products), '--seed', '11',
+  ]);
+  await execa(pythonExecutable(), ['-m', 'tuneflow_ml.tiny_model', '--data', data, '--out', model], {
+    env: { PYTHONPATH: path.join(REPO_ROOT, 'python') },
+  });
+  return { data, model };
+}

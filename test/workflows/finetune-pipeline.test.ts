@@ -1,0 +1,160 @@
+/**
+ * The whole DAG on the real Temporal dev server and the real MLflow server: generated reviews,
+ * the tiny T5, real cleaning, training, ROUGE, registration and summaries.
+ */
+import * as path from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { execa } from 'execa';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createCpuWorker } from '../../workers/cpu-worker';
+import { createGpuWorker } from '../../workers/gpu-worker';
+import { fineTunePipeline, progressQuery } from '../../workflows/finetune-pipeline';
+import { TASK_QUEUES } from '../../lib/task-queues';
+import { MlflowClient } from '../../lib/mlflow';
+import type { PipelineConfigInput } from '../../lib/config';
+import { PipelineResult } from '../../lib/pipeline';
+import { REPO_ROOT } from '../../lib/artifacts';
+import { MLFLOW_URI, TEMPORAL_BIN, demoFixture, startTemporal, tempDir } from '../helpers/environment';
+
+const HISTORY_FILE = path.join(REPO_ROOT, 'test', 'replay', 'histories', 'finetune-pipeline.json');
+
+let env: TestWorkflowEnvironment;
+let workDir: string;
+let fixture: { data: string; model: string };
+
+function testConfig(overrides: Partial<PipelineConfigInput> = {}): PipelineConfigInput {
+  return {
+    name: 'workflow-test',
+    data: { input: fixture.data, category: 'Camera' },
+    model: { nameOrPath: fixture.model, maxSourceLength: 128, maxTargetLength: 24 },
+    train: { epochs: 1, maxSteps: 30, perDeviceTrainBatchSize: 16, checkpointEverySteps: 10, loggingSteps: 5 },
+    evaluate: { maxSamples: 40, maxNewTokens: 12 },
+    summarize: { minReviews: 10, numBeams: 2, minNewTokens: 4, maxNewTokens: 12, perReview: false },
+    register: { modelName: 'tuneflow-workflow-test' },
+    storage: { root: path.join(workDir, 'runs') },
+    mlflow: { trackingUri: MLFLOW_URI, experiment: 'tuneflow-tests' },
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  workDir = await tempDir('workflow');
+  [env, fixture] = await Promise.all([startTemporal(), demoFixture(workDir, 1200, 30)]);
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/** Runs a CPU and a GPU worker (fresh ones: a worker runs once) until `work` settles. */
+async function runWorkers<T>(work: () => Promise<T>): Promise<T> {
+  const namespace = env.namespace ?? 'default';
+  const cpuWorker = await createCpuWorker(env.nativeConnection, namespace);
+  const gpuWorker = await createGpuWorker(env.nativeConnection, namespace, { count: 0, names: [] });
+  const settled = await cpuWorker.runUntil(
+    gpuWorker.runUntil(
+      work().then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+    ),
+  );
+  if (!settled.ok) throw settled.error;
+  return settled.value;
+}
+
+async function queryRows<T extends Record<string, unknown>>(sql: string): Promise<T[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  const reader = await connection.runAndReadAll(sql);
+  return reader.getRowObjectsJS() as T[];
+}
+
+test('the pipeline runs clean -> split -> train -> evaluate -> register -> summarize for real', async () => {
+  const workflowId = `pipeline-${Date.now()}`;
+  const handle = await env.client.workflow.start(fineTunePipeline, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId,
+    args: [{ config: testConfig() }],
+  });
+  const [rawResult, progress] = await runWorkers(async () => {
+    const value = await handle.result();
+    return [value, await handle.query(progressQuery)] as const;
+  });
+  const result = PipelineResult.parse(rawResult);
+
+  // Rows: nothing lost, the generator's malformed rows quarantined with a reason each.
+  const c = result.clean.counts;
+  expect(c.read).toBe(1200);
+  expect(c.read).toBe(c.kept + c.droppedEmpty + c.filteredCategory + c.sampledOut + c.quarantined);
+  expect(c.quarantined).toBeGreaterThan(0);
+  const quarantine = (await readFile(result.clean.quarantinePath, 'utf8')).trim().split('\n');
+  expect(quarantine).toHaveLength(c.quarantined);
+  expect(JSON.parse(quarantine[0])).toEqual(expect.objectContaining({ line: expect.any(Number), reason: expect.any(String) }));
+  expect(result.split.trainRows + result.split.validationRows).toBe(c.kept);
+
+  // Training really ran to the planned step and checkpointed.
+  expect(result.train.globalStep).toBe(30);
+  expect(result.train.trainLoss).toEqual(expect.any(Number));
+
+  // MLflow: a model version exists, and its run carries the ROUGE metrics.
+  const mlflow = new MlflowClient(MLFLOW_URI);
+  const version = await mlflow.getModelVersion(result.registered.modelName, result.registered.version);
+  expect(version.run_id).toBe(result.train.mlflowRunId);
+  const run = await mlflow.getRun(version.run_id!);
+  const metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
+  for (const key of ['eval_rouge1', 'eval_rouge2', 'eval_rougeL', 'eval_rougeLsum']) {
+    expect(metrics[key]).toBeGreaterThanOrEqual(0);
+    expect(metrics[key]).toBeLessThanOrEqual(1);
+  }
+  expect(metrics.eval_rougeL).toBeCloseTo(result.evaluation.rouge.rougeL, 6);
+
+  // One non-empty summary per product with at least minReviews cleaned reviews.
+  const eligible = await queryRows<{ product_id: string }>(
+    `SELECT product_id FROM read_parquet('${result.clean.cleanedPath}')
+     GROUP BY product_id HAVING count(*) >= 10 ORDER BY product_id`,
+  );
+  const summaries = await queryRows<{ product_id: string; summary: string }>(
+    `SELECT product_id, summary FROM read_parquet('${result.summaries.products.parquet}') ORDER BY product_id`,
+  );
+  expect(eligible.length).toBeGreaterThan(0);
+  expect(summaries.map((s) => s.product_id)).toEqual(eligible.map((e) => e.product_id));
+  for (const s of summaries) expect(s.summary.trim()).not.toBe('');
+  expect(result.summaries.products.rows).toBe(eligible.length);
+
+  // The progress query reports every step completed, with timings.
+  for (const step of Object.values(progress.steps)) {
+    expect(step.state).toBe('completed');
+    expect(step.durationMs).toBeGreaterThanOrEqual(0);
+  }
+
+  if (process.env.TUNEFLOW_RECORD_HISTORY === '1') {
+    // The CLI's JSON is the format Worker.runReplayHistory reads (as histories exported from the UI).
+    const { stdout } = await execa(TEMPORAL_BIN, ['workflow', 'show', '--address', env.address, '--workflow-id', workflowId, '--output', 'json']);
+    await writeFile(HISTORY_FILE, stdout);
+  }
+});
+
+test('an invalid config fails the workflow at once with the field path, non-retryable', async () => {
+  const config = { ...testConfig(), train: { perDeviceTrainBatchSize: 0, optim: 'sgd' } };
+  const run = () =>
+    env.client.workflow.execute(fineTunePipeline, {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId: `invalid-config-${Date.now()}`,
+      args: [{ config }],
+    });
+  const error = await runWorkers(run).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect((cause as ApplicationFailure).type).toBe('InvalidConfig');
+  expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+  expect(cause?.message).toContain('train.perDeviceTrainBatchSize');
+  expect(cause?.message).toContain('train.optim');
+});

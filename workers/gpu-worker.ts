@@ -1,0 +1,66 @@
+/**
+ * GPU worker: runs train, evaluate and summarize, one activity per GPU it owns. With no GPU it
+ * runs them on the CPU and says so. On SIGTERM it gives a running training its grace time to
+ * write a last checkpoint before the process group is stopped.
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { execa } from 'execa';
+import { gpuActivities } from '../activities';
+import { pythonExecutable } from '../activities/python-runner';
+import { TASK_QUEUES } from '../lib/task-queues';
+import { temporalSettings } from '../lib/temporal-settings';
+
+export interface Accelerators {
+  count: number;
+  names: string[];
+}
+
+/** Asks torch (the library that will use them) which CUDA devices this host has. */
+export async function detectAccelerators(): Promise<Accelerators> {
+  const probe =
+    'import json, torch; n = torch.cuda.device_count(); ' +
+    'print(json.dumps([torch.cuda.get_device_name(i) for i in range(n)]))';
+  const { stdout } = await execa(pythonExecutable(), ['-c', probe]);
+  const names = JSON.parse(stdout.trim().split('\n').pop() ?? '[]') as string[];
+  return { count: names.length, names };
+}
+
+export async function createGpuWorker(
+  connection: NativeConnection,
+  namespace: string,
+  accelerators: Accelerators,
+): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue: TASK_QUEUES.gpu,
+    activities: gpuActivities,
+    // One job per GPU: two trainings sharing a device would both run out of memory.
+    maxConcurrentActivityTaskExecutions: Math.max(1, accelerators.count),
+    shutdownGraceTime: '60 seconds',
+  });
+}
+
+async function main(): Promise<void> {
+  const accelerators = await detectAccelerators();
+  if (accelerators.count === 0) {
+    console.log('gpu worker: no CUDA device found: train, evaluate and summarize will run on the CPU');
+  } else {
+    console.log(`gpu worker: ${accelerators.count} GPU(s): ${accelerators.names.join(', ')}`);
+  }
+  const connection = await NativeConnection.connect({ address: temporalSettings.address });
+  const worker = await createGpuWorker(connection, temporalSettings.namespace, accelerators);
+  console.log(`gpu worker: polling ${TASK_QUEUES.gpu} on ${temporalSettings.address}`);
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

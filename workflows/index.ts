@@ -1,0 +1,2 @@
+/** Workflow bundle entry: every workflow the workers run. */
+export { fineTunePipeline, progressQuery } from './finetune-pipeline';
