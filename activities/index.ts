@@ -11,8 +11,9 @@ import { clean } from './clean';
 import { split } from './split';
 import { register } from './register';
 import { train } from './train';
+import { planTraining } from './plan';
 import { evaluate } from './evaluate';
-import { summarize } from './summarize';
+import { mergeSummaries, planSummarize, summarize, summarizeShards } from './summarize';
 
 /** Input faults become typed, non-retryable failures: a retry would only fail the same way. */
 function failFastOnBadInput<A extends unknown[], R>(step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
@@ -40,10 +41,14 @@ export const cpuActivities = {
   clean: failFastOnBadInput(cleanWithHeartbeats),
   split: failFastOnBadInput(split),
   register: failFastOnBadInput(register),
+  planTraining: failFastOnBadInput(planTraining),
 };
 
 export const gpuActivities = {
   train: failFastOnBadInput(train),
   evaluate: failFastOnBadInput(evaluate),
   summarize: failFastOnBadInput(summarize),
+  planSummarize: failFastOnBadInput(planSummarize),
+  summarizeShards: failFastOnBadInput(summarizeShards),
+  mergeSummaries: failFastOnBadInput(mergeSummaries),
 };

@@ -1,16 +1,22 @@
 /**
- * Runs one Python step (`python -m tuneflow_ml.<step> --spec spec.json`) for an activity.
+ * Runs one Python step (`python -m tuneflow_ml.<step> --spec spec.json`, or the same module
+ * under the DeepSpeed launcher, one process per GPU) for an activity.
  *
- * Events arrive as JSON lines on fd 3 and are validated against `lib/events.ts`; progress and
- * checkpoints are heartbeated (so a retried attempt knows where to resume and the Temporal UI
- * shows them); an `error` event becomes an ApplicationFailure (non-retryable for config, data
- * and out-of-memory faults). The process runs in its own process group: cancellation and worker
- * shutdown send SIGTERM to the whole group (the DeepSpeed launcher starts children), then
- * SIGKILL after a grace period.
+ * Events arrive as JSON lines on a Unix socket this side listens on (every rank can connect to a
+ * path; the launcher closes inherited descriptors) and are validated against `lib/events.ts`;
+ * progress and checkpoints are heartbeated (so a retried attempt knows where to resume and the
+ * Temporal UI shows them); an `error` event becomes an ApplicationFailure (non-retryable for
+ * config, data and out-of-memory faults). If this worker dies, the socket closes and every rank
+ * exits (python/tuneflow_ml/events.py), so no orphan trains beside the retry. The processes run
+ * in their own process group: cancellation and worker shutdown send SIGTERM to the whole group,
+ * then SIGKILL after a grace period.
  */
 import * as path from 'node:path';
+import * as os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { Context } from '@temporalio/activity';
@@ -19,7 +25,6 @@ import { StepEvent, type CheckpointEvent, type ProgressEvent } from '../lib/even
 import { FAILURE_TYPES } from '../lib/failures';
 import { REPO_ROOT } from '../lib/artifacts';
 
-const EVENTS_FD = 3;
 const OUTPUT_TAIL_LINES = 40;
 
 /** What the activity heartbeats: readable in the Temporal UI, and the resume point of a retry. */
@@ -29,13 +34,23 @@ export interface StepHeartbeat {
   checkpoint: CheckpointEvent | null;
 }
 
+/** How a step's processes start: one Python process, or one per GPU under the DeepSpeed launcher. */
+export type Launch =
+  | { kind: 'python' }
+  | { kind: 'deepspeed'; numGpus: number; hostfile: string | null; masterPort: number };
+
 export interface PythonStepOptions {
   /** Module under `tuneflow_ml` (train, evaluate, summarize). */
   module: string;
+  launch?: Launch;
   spec: unknown;
   specPath: string;
-  /** Seconds between SIGTERM and SIGKILL, so training can write a last checkpoint. */
-  terminateGraceSeconds?: number;
+  /**
+   * Seconds between SIGTERM and SIGKILL of the step's processes: short when a person cancels
+   * (the run must be gone in seconds), longer when the worker shuts down (a deploy), so that
+   * training can write a last checkpoint.
+   */
+  graceSeconds?: { cancel: number; workerShutdown: number };
   onEvent?: (event: StepEvent) => void;
 }
 
@@ -43,28 +58,106 @@ export function pythonExecutable(): string {
   return process.env.TUNEFLOW_PYTHON ?? path.join(REPO_ROOT, '.venv', 'bin', 'python');
 }
 
+/** The command line of a step; the launcher starts `python -m tuneflow_ml.<module>` per rank. */
+export function stepCommand(module: string, specPath: string, launch: Launch): [string, ...string[]] {
+  const moduleArgs = ['--spec', specPath];
+  if (launch.kind === 'python') return [pythonExecutable(), '-m', `tuneflow_ml.${module}`, ...moduleArgs];
+  // The launcher script sits beside the interpreter and starts its ranks with that interpreter.
+  const launcher = path.join(path.dirname(pythonExecutable()), 'deepspeed');
+  return [
+    launcher,
+    '--num_gpus',
+    String(launch.numGpus),
+    '--master_port',
+    String(launch.masterPort),
+    ...(launch.hostfile ? ['--hostfile', launch.hostfile] : []),
+    // Ranks read LOCAL_RANK from the environment; the step's own arguments stay `--spec` only.
+    '--no_local_rank',
+    '--module',
+    `tuneflow_ml.${module}`,
+    ...moduleArgs,
+  ];
+}
+
+/** A free TCP port on this host, for the launcher's rendezvous (two runs on one host must differ). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 /** Runs the step to its `result` event and returns that result (validated by the caller). */
 export async function runPythonStep(options: PythonStepOptions): Promise<Record<string, unknown>> {
   const context = activityContext();
   await writeFile(options.specPath, JSON.stringify(options.spec, null, 2));
 
-  const child = execa(pythonExecutable(), ['-m', `tuneflow_ml.${options.module}`, '--spec', options.specPath], {
-    cwd: REPO_ROOT,
-    env: {
-      PYTHONPATH: [path.join(REPO_ROOT, 'python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
-      TUNEFLOW_EVENTS_FD: String(EVENTS_FD),
-      PYTHONUNBUFFERED: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    detached: true,
-    reject: false,
-    buffer: false,
-  });
-
+  const socketPath = path.join(os.tmpdir(), `tuneflow-${options.module}-${randomUUID().slice(0, 8)}.sock`);
+  const connections: Promise<void>[] = [];
   const heartbeat: StepHeartbeat = { step: options.module, progress: null, checkpoint: null };
   const outputTail: string[] = [];
   let result: Record<string, unknown> | null = null;
   let failure: ApplicationFailure | null = null;
+
+  const handleLine = (line: string) => {
+    if (line.trim() === '') return;
+    const parsed = StepEvent.safeParse(safeJson(line));
+    if (!parsed.success) {
+      failure = ApplicationFailure.create({
+        type: 'ProtocolError',
+        message: `tuneflow_ml.${options.module} wrote an event that breaks the protocol (lib/events.ts): ${line.slice(0, 300)}`,
+      });
+      return;
+    }
+    const event = parsed.data;
+    options.onEvent?.(event);
+    switch (event.event) {
+      case 'progress':
+        heartbeat.progress = event;
+        context?.heartbeat(heartbeat);
+        break;
+      case 'checkpoint':
+        heartbeat.checkpoint = event;
+        context?.heartbeat(heartbeat);
+        break;
+      case 'result':
+        result = event.result;
+        break;
+      case 'error':
+        // The first failure is the cause: a rank's out-of-memory error, not the launcher's echo.
+        failure ??= ApplicationFailure.create({
+          type: event.kind in FAILURE_TYPES ? event.kind : 'PythonStepError',
+          message: `tuneflow_ml.${options.module}: ${event.message}`,
+          nonRetryable: !event.retryable,
+        });
+        break;
+      default:
+        break;
+    }
+  };
+  const server = await listenForEvents(socketPath, (socket) => {
+    const lines = createInterface({ input: socket });
+    lines.on('line', handleLine);
+    connections.push(new Promise<void>((resolve) => lines.on('close', resolve)));
+  });
+
+  const [command, ...args] = stepCommand(options.module, options.specPath, options.launch ?? { kind: 'python' });
+  const child = execa(command, args, {
+    cwd: REPO_ROOT,
+    env: {
+      PYTHONPATH: [path.join(REPO_ROOT, 'python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+      TUNEFLOW_EVENTS_SOCKET: socketPath,
+      PYTHONUNBUFFERED: '1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    reject: false,
+    buffer: false,
+  });
 
   const collectOutput = (stream: Readable | null, label: string) => {
     if (!stream) return Promise.resolve();
@@ -77,50 +170,23 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
     return new Promise<void>((resolve) => lines.on('close', resolve));
   };
 
-  const readEvents = async () => {
-    const lines = createInterface({ input: child.stdio[EVENTS_FD] as Readable });
-    for await (const line of lines) {
-      if (line.trim() === '') continue;
-      const parsed = StepEvent.safeParse(safeJson(line));
-      if (!parsed.success) {
-        failure = ApplicationFailure.create({
-          type: 'ProtocolError',
-          message: `tuneflow_ml.${options.module} wrote an event that breaks the protocol (lib/events.ts): ${line.slice(0, 300)}`,
-        });
-        continue;
-      }
-      const event = parsed.data;
-      options.onEvent?.(event);
-      switch (event.event) {
-        case 'progress':
-          heartbeat.progress = event;
-          context?.heartbeat(heartbeat);
-          break;
-        case 'checkpoint':
-          heartbeat.checkpoint = event;
-          context?.heartbeat(heartbeat);
-          break;
-        case 'result':
-          result = event.result;
-          break;
-        case 'error':
-          failure = ApplicationFailure.create({
-            type: event.kind in FAILURE_TYPES ? event.kind : 'PythonStepError',
-            message: `tuneflow_ml.${options.module}: ${event.message}`,
-            nonRetryable: !event.retryable,
-          });
-          break;
-        default:
-          break;
-      }
-    }
+  // Done when the processes have exited and every rank's events are read. A rank that outlived
+  // its launcher would hold its connection open: nothing of the step may run past this point.
+  const drainEvents = async () => {
+    await child;
+    if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all(connections);
   };
 
   // Heartbeat on a timer too: cancellation reaches an activity only through heartbeats, and
   // model loading or a long evaluation can go minutes without an event.
-  const ticker = context ? setInterval(() => context.heartbeat(heartbeat), 5_000) : null;
+  // A quarter of the heartbeat timeout, so that a slow tick never lets a live step time out.
+  const tickMs = Math.min(5_000, (context?.info.heartbeatTimeoutMs || 20_000) / 4);
+  context?.heartbeat(heartbeat);
+  const ticker = context ? setInterval(() => context.heartbeat(heartbeat), tickMs) : null;
   const finished = Promise.all([
-    readEvents(),
+    drainEvents(),
     collectOutput(child.stdout, 'stdout'),
     collectOutput(child.stderr, 'stderr'),
     child,
@@ -131,7 +197,8 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
       const cancelled = context.cancelled.then(() => null);
       const raced = await Promise.race([finished, cancelled.catch((err: unknown) => ({ cancelled: err }))]);
       if (raced && 'cancelled' in raced) {
-        await stopProcessGroup(child, options.terminateGraceSeconds ?? 10);
+        const grace = options.graceSeconds ?? { cancel: 5, workerShutdown: 5 };
+        await stopProcessGroup(child, context.cancellationDetails?.workerShutdown ? grace.workerShutdown : grace.cancel);
         throw raced.cancelled;
       }
       completed = (raced as Awaited<typeof finished>)[3];
@@ -139,7 +206,11 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
       completed = (await finished)[3];
     }
   } finally {
+    // Whatever ended this function (an exception included), no process of the step survives it.
+    if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
     if (ticker) clearInterval(ticker);
+    server.close();
+    await rm(socketPath, { force: true });
   }
 
   if (failure) throw failure;
@@ -153,6 +224,14 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
   });
 }
 
+function listenForEvents(socketPath: string, onConnection: (socket: Socket) => void): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer(onConnection);
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve(server));
+  });
+}
+
 /** The activity context, or null when a step runs outside a worker (scripts, unit tests). */
 function activityContext(): Context | null {
   try {
@@ -162,16 +241,28 @@ function activityContext(): Context | null {
   }
 }
 
-/** SIGTERM the whole process group, SIGKILL it after the grace period, and wait for the exit. */
+/**
+ * SIGTERM the whole process group, wait until every process in it has exited (not only the
+ * launcher, which dies at once while its ranks write their checkpoint), SIGKILL what is left
+ * after the grace period.
+ */
 async function stopProcessGroup(child: { pid?: number } & PromiseLike<unknown>, graceSeconds: number): Promise<void> {
   const pid = child.pid;
   if (pid === undefined) return;
   signalGroup(pid, 'SIGTERM');
-  const killer = setTimeout(() => signalGroup(pid, 'SIGKILL'), graceSeconds * 1000);
-  await child;
-  clearTimeout(killer);
-  // Children that outlive the launcher (DeepSpeed ranks) share its group: make sure none is left.
+  const deadline = Date.now() + graceSeconds * 1000;
+  while (groupAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
   signalGroup(pid, 'SIGKILL');
+  await child;
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

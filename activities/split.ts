@@ -2,9 +2,10 @@
  * The split step: cleaned.parquet -> `train.parquet` and `validation.parquet` (+ `manifest.json`)
  * in `<storage.root>/<pipelineId>/split/`.
  *
- * A review goes to validation when the hash fraction of (split.seed, review_id) is below
- * split.validationFraction: deterministic, independent of row order, and a review keeps its side
- * when other reviews are added or removed.
+ * A review goes to validation when the hash fraction of (split.seed, key) is below
+ * split.validationFraction, the key being its review_id (`splitBy: review`) or its product_id
+ * (`splitBy: product`: every review of a product lands on the same side). Deterministic,
+ * independent of row order, and a row keeps its side when other rows are added or removed.
  */
 import { join } from 'node:path';
 import { rename, rm, stat } from 'node:fs/promises';
@@ -21,7 +22,8 @@ const SPLIT_COLUMNS = ['review_id', 'product_id', 'text', 'summary'] as const;
 export async function split(input: SplitInput): Promise<SplitResult> {
   const startedAt = new Date();
   const started = performance.now();
-  const { validationFraction, seed } = input.config.split;
+  const { validationFraction, seed, splitBy } = input.config.split;
+  const key = splitBy === 'product' ? 'product_id' : 'review_id';
   const cleanedPath = input.cleanedPath;
   const source = await stat(cleanedPath).catch(() => {
     throw new InvalidDataError(cleanedPath, 'the cleaned Parquet file does not exist or cannot be read', 'Run the clean step first (or pass the cleanedPath it returned)');
@@ -36,7 +38,9 @@ export async function split(input: SplitInput): Promise<SplitResult> {
   const trainTemp = tempPathFor(trainPath);
   const validationTemp = tempPathFor(validationPath);
 
-  const instance = await DuckDBInstance.create(':memory:');
+  // Bounded memory at any input size: beyond the limit DuckDB spills here; row order is not kept.
+  const spillDir = tempPathFor(join(outDir, 'duckdb-spill'));
+  const instance = await DuckDBInstance.create(':memory:', { memory_limit: '512MB', temp_directory: spillDir, preserve_insertion_order: 'false' });
   const connection = await instance.connect();
   try {
     const described = await connection
@@ -52,16 +56,34 @@ export async function split(input: SplitInput): Promise<SplitResult> {
 
     await connection.run(
       `CREATE VIEW assigned AS SELECT ${SPLIT_COLUMNS.join(', ')},
-         ${hashFractionSql('split', seed, 'review_id')} < ${validationFraction} AS is_validation
+         ${hashFractionSql('split', seed, key)} < ${validationFraction} AS is_validation
        FROM read_parquet(${sqlString(cleanedPath)})`,
     );
-    const sizes = await connection.runAndReadAll(
-      `SELECT count(*) AS total, count(*) FILTER (WHERE is_validation) AS validation FROM assigned`,
-    );
-    const [{ total, validation }] = sizes.getRowObjectsJS() as [{ total: bigint; validation: bigint }];
-    const totalRows = Number(total);
-    const validationRows = Number(validation);
-    const trainRows = totalRows - validationRows;
+    const count = async (sql: string) => Number((await connection.runAndReadAll(sql)).getRowsJS()[0][0] as bigint);
+    // From the Parquet metadata: no scan.
+    const totalRows = await count(`SELECT count(*) FROM read_parquet(${sqlString(cleanedPath)})`);
+    if (splitBy === 'product') {
+      const withoutProduct = await count(`SELECT count(*) FROM read_parquet(${sqlString(cleanedPath)}) WHERE product_id = ''`);
+      if (withoutProduct > 0) {
+        throw new InvalidDataError(
+          cleanedPath,
+          `splitBy "product" needs a product id on every row, and ${withoutProduct} of ${totalRows} cleaned rows have none`,
+          'Map data.columns.productId to the input\'s product column, or use split.splitBy "review"',
+        );
+      }
+    }
+
+    // Each side in one pass over the input; the sizes are read back from the written files.
+    const columns = SPLIT_COLUMNS.join(', ');
+    await connection.run(`COPY (SELECT ${columns} FROM assigned WHERE NOT is_validation) TO ${sqlString(trainTemp)} (FORMAT parquet, COMPRESSION zstd)`);
+    await connection.run(`COPY (SELECT ${columns} FROM assigned WHERE is_validation) TO ${sqlString(validationTemp)} (FORMAT parquet, COMPRESSION zstd)`);
+    const trainRows = await count(`SELECT count(*) FROM read_parquet(${sqlString(trainTemp)})`);
+    const validationRows = await count(`SELECT count(*) FROM read_parquet(${sqlString(validationTemp)})`);
+    if (trainRows + validationRows !== totalRows) {
+      throw new Error(
+        `split: wrote ${trainRows} train + ${validationRows} validation rows for ${totalRows} cleaned rows in ${cleanedPath}; this is a bug in activities/split.ts`,
+      );
+    }
     if (trainRows === 0 || validationRows === 0) {
       throw new InvalidDataError(
         cleanedPath,
@@ -69,20 +91,14 @@ export async function split(input: SplitInput): Promise<SplitResult> {
         'Use more data (a larger input or data.sampleFraction) or adjust split.validationFraction',
       );
     }
-
-    const columns = SPLIT_COLUMNS.join(', ');
-    await connection.run(`COPY (SELECT ${columns} FROM assigned WHERE NOT is_validation) TO ${sqlString(trainTemp)} (FORMAT parquet, COMPRESSION zstd)`);
-    await connection.run(`COPY (SELECT ${columns} FROM assigned WHERE is_validation) TO ${sqlString(validationTemp)} (FORMAT parquet, COMPRESSION zstd)`);
-    const written = await connection.runAndReadAll(
-      `SELECT (SELECT count(*) FROM read_parquet(${sqlString(trainTemp)})) AS train,
-              (SELECT count(*) FROM read_parquet(${sqlString(validationTemp)})) AS validation`,
-    );
-    const [counted] = written.getRowObjectsJS() as [{ train: bigint; validation: bigint }];
-    if (Number(counted.train) !== trainRows || Number(counted.validation) !== validationRows) {
-      throw new Error(
-        `split: wrote ${counted.train} train + ${counted.validation} validation rows for ${totalRows} cleaned rows in ${cleanedPath} (expected ${trainRows} + ${validationRows}); this is a bug in activities/split.ts`,
-      );
-    }
+    // Split by product, the manifest also records how many products each side holds.
+    const products =
+      splitBy === 'product'
+        ? {
+            trainProducts: await count(`SELECT count(DISTINCT product_id) FROM read_parquet(${sqlString(trainTemp)})`),
+            validationProducts: await count(`SELECT count(DISTINCT product_id) FROM read_parquet(${sqlString(validationTemp)})`),
+          }
+        : {};
     await rename(trainTemp, trainPath);
     await rename(validationTemp, validationPath);
     const seconds = (performance.now() - started) / 1000;
@@ -96,7 +112,7 @@ export async function split(input: SplitInput): Promise<SplitResult> {
           input: { path: cleanedPath, sizeBytes: source.size, mtime: source.mtime.toISOString(), rows: totalRows },
           configHash: configHash(input.config.split),
           config: input.config.split,
-          counts: { cleaned: totalRows, train: trainRows, validation: validationRows },
+          counts: { cleaned: totalRows, train: trainRows, validation: validationRows, ...products },
           timings: { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), seconds },
           outputs: { train: { path: trainPath, rows: trainRows }, validation: { path: validationPath, rows: validationRows } },
         },
@@ -108,6 +124,6 @@ export async function split(input: SplitInput): Promise<SplitResult> {
   } finally {
     connection.closeSync();
     instance.closeSync();
-    await Promise.all([trainTemp, validationTemp].map((path) => rm(path, { force: true })));
+    await Promise.all([trainTemp, validationTemp, spillDir].map((path) => rm(path, { recursive: true, force: true })));
   }
 }

@@ -13,7 +13,8 @@ import { z } from 'zod';
 import { TrainInput, TrainResult, TrainSpec } from '../lib/steps';
 import { ensureStepDir } from '../lib/artifacts';
 import { MlflowClient } from '../lib/mlflow';
-import { runPythonStep, type StepHeartbeat } from './python-runner';
+import { deepSpeedConfig } from '../lib/deepspeed';
+import { freePort, runPythonStep, type Launch, type StepHeartbeat } from './python-runner';
 
 const LatestCheckpoint = z.object({ checkpoint: z.string(), globalStep: z.number().int().nonnegative() });
 type LatestCheckpoint = z.infer<typeof LatestCheckpoint>;
@@ -24,14 +25,28 @@ export async function train(rawInput: TrainInput): Promise<TrainResult> {
   const mlflowRunId = await ensurePipelineRun(input);
   const resumeFrom = await latestCompleteCheckpoint(outputDir, heartbeatCheckpoint());
 
-  const spec: TrainSpec = { ...input, outputDir, mlflowRunId, resumeFromCheckpoint: resumeFrom?.checkpoint ?? null };
+  const spec: TrainSpec = {
+    ...input,
+    outputDir,
+    mlflowRunId,
+    resumeFromCheckpoint: resumeFrom?.checkpoint ?? null,
+    deepspeedConfig: deepSpeedConfig(input.config.train),
+  };
   const result = await runPythonStep({
     module: 'train',
+    launch: await trainLaunch(input.config.train),
     spec,
     specPath: path.join(outputDir, 'spec.json'),
-    terminateGraceSeconds: 30,
+    // A cancelled run must be gone in seconds; a worker shutting down lets the step checkpoint.
+    graceSeconds: { cancel: 8, workerShutdown: 120 },
   });
   return TrainResult.parse(result);
+}
+
+/** DeepSpeed or several GPUs: the DeepSpeed launcher, one rank per GPU; else one Python process. */
+async function trainLaunch(train: TrainInput['config']['train']): Promise<Launch> {
+  if (train.deepspeed === null && train.numGpus <= 1) return { kind: 'python' };
+  return { kind: 'deepspeed', numGpus: Math.max(train.numGpus, 1), hostfile: train.hostfile, masterPort: await freePort() };
 }
 
 /** The pipeline's one MLflow run: created by the first attempt, found again by every retry. */

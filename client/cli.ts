@@ -4,6 +4,11 @@
  *   tuneflow run --config configs/demo.yaml --wait
  *   tuneflow status <pipeline id>
  *   tuneflow cancel <pipeline id>
+ *   tuneflow plan --config configs/t5-11b-zero3-offload.yaml
+ *   tuneflow summarize --text "..." [--model DIR] [--json]
+ *   tuneflow serve [--config FILE] [--alias champion] [--port 5001]
+ *   tuneflow list --step train
+ *   tuneflow schedule create nightly --config configs/t5-small.yaml --cron "0 2 * * *"
  */
 import { Command } from 'commander';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
@@ -15,7 +20,11 @@ import { PipelineProgress, PipelineResult, PIPELINE_STEPS } from '../lib/pipelin
 import { workflowUrl } from '../lib/temporal-settings';
 import type { StepHeartbeat } from '../activities/python-runner';
 import { connectClient, startPipeline, type PipelineHandle } from './start';
+import { addOpsCommands } from './ops-commands';
 import { progressQuery } from '../workflows/finetune-pipeline';
+import { summarizeText, type SummarizeTextOptions } from './summarize-text';
+import { planCommand } from './plan';
+import { serveCommand, type ServeOptions } from './serve';
 
 const POLL_MS = 2_000;
 
@@ -67,6 +76,7 @@ async function waitWithProgress(client: Client, handle: PipelineHandle, print: b
 async function progressLine(client: Client, handle: PipelineHandle): Promise<string | null> {
   const progress = PipelineProgress.parse(await handle.query(progressQuery));
   if (!progress.currentStep) return null;
+  if (progress.awaitingReview) return `[${progress.currentStep}] waiting for a person: ${progress.awaitingReview}`;
   const heartbeat = await currentHeartbeat(client, handle.workflowId);
   const p = heartbeat?.progress;
   const detail = p
@@ -74,9 +84,17 @@ async function progressLine(client: Client, handle: PipelineHandle): Promise<str
       (p.epoch !== null ? ` epoch ${p.epoch.toFixed(2)}` : '') +
       (p.loss !== null ? ` loss ${p.loss.toFixed(4)}` : '') +
       (p.samplesPerSec !== null ? ` ${p.samplesPerSec.toFixed(1)} samples/s` : '') +
+      (p.etaSeconds !== null ? ` ETA ${formatDuration(p.etaSeconds)}` : '') +
       (heartbeat?.checkpoint ? ` checkpoint@${heartbeat.checkpoint.step}` : '')
     : '';
   return `[${progress.currentStep}] running${detail}`;
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** The running activity's last heartbeat (training step, loss, checkpoint), as the UI shows it. */
@@ -107,6 +125,16 @@ async function finalTable(result: PipelineResult): Promise<string> {
         .join(' / '),
     ],
     ['model version', `${registered.modelName} v${registered.version}`],
+    ['champion gate', registered.gate ? `${registered.gate.alias} (decided by ${registered.gate.decidedBy})` : 'off (pipeline started before the gate)'],
+    ...(registered.gate
+      ? ([
+          [
+            'ROUGE-L new / champion',
+            `${registered.gate.rougeL.toFixed(4)} / ${registered.gate.champion ? `${registered.gate.champion.rougeL.toFixed(4)} (v${registered.gate.champion.version})` : 'none'}`,
+          ],
+          ['  why', registered.gate.reason],
+        ] as [string, string][])
+      : []),
     ['product summaries', `${summaries.products.rows} -> ${summaries.products.parquet}`],
     ['review summaries', summaries.reviews ? `${summaries.reviews.rows} -> ${summaries.reviews.parquet}` : 'off'],
     ...PIPELINE_STEPS.map((step): [string, string] => [`  ${step}`, `${(result.stepDurationsMs[step] / 1000).toFixed(1)} s`]),
@@ -160,13 +188,37 @@ export function buildCli(): Command {
     .action(run);
   program.command('status <id>').description('show a pipeline\'s steps').option('--json').action(status);
   program.command('cancel <id>').description('cancel a pipeline (training stops, checkpoints stay)').action(cancel);
+  program
+    .command('plan')
+    .description('memory per GPU and on the host under each ZeRO stage and offload; exit 3 if the config does not fit')
+    .requiredOption('-c, --config <file>', 'pipeline config (YAML or JSON)')
+    .option('--json', 'machine-readable output')
+    .action(planCommand);
+  program
+    .command('summarize')
+    .description('summarize one text with a model; prints the summary and the latency')
+    .requiredOption('--text <text>', 'the text (a review, or reviews joined)')
+    .option('--model <dir>', 'model directory (default: model.nameOrPath of the config)')
+    .option('-c, --config <file>', 'take model.* and summarize.* generation settings from this pipeline config')
+    .option('--repeat <n>', 'summarize it n times and report latency p50/p95', (v: string) => Number(v), 1)
+    .option('--json', 'machine-readable output')
+    .action((options: SummarizeTextOptions) => summarizeText(options));
+  program
+    .command('serve')
+    .description('serve the registered model holding an alias as a REST endpoint (mlflow models serve)')
+    .option('-c, --config <file>', 'take register.modelName and mlflow.trackingUri from this pipeline config')
+    .option('--alias <alias>', 'registry alias to serve', 'champion')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', (v: string) => Number(v), 5001)
+    .action((options: ServeOptions) => serveCommand(options));
+  addOpsCommands(program);
   return program;
 }
 
 if (require.main === module) {
   buildCli()
     .parseAsync(process.argv)
-    .then(() => process.exit(0))
+    .then(() => process.exit(process.exitCode ?? 0))
     .catch((err: Error) => {
       console.error(err instanceof InvalidConfigError ? err.message : `error: ${err.message}`);
       process.exit(err instanceof InvalidConfigError ? 2 : 1);

@@ -10,11 +10,40 @@ import { z } from 'zod';
 const positiveInt = z.number().int().positive();
 const fraction = z.number().gt(0).lte(1);
 
+/** How review text is cleaned; both modes are described with examples in docs/data-preparation.md. */
+export const CleaningMode = z.enum(['seed', 'default']);
+export type CleaningMode = z.infer<typeof CleaningMode>;
+
+/**
+ * Which input column holds each field. A field left out takes its format's default: the Amazon
+ * Customer Reviews names for `amazon-tsv` (review_body, review_headline, product_id, review_id,
+ * product_category, star_rating), and text, summary, product_id, review_id, product_category,
+ * star_rating for csv, jsonl and parquet.
+ */
+export const ColumnMapping = z
+  .object({
+    text: z.string().min(1).optional(),
+    summary: z.string().min(1).optional(),
+    productId: z.string().min(1).optional(),
+    reviewId: z.string().min(1).optional(),
+    category: z.string().min(1).optional(),
+    rating: z.string().min(1).optional(),
+  })
+  .strict();
+export type ColumnMapping = z.infer<typeof ColumnMapping>;
+
 export const DataConfig = z
   .object({
-    /** A `.tsv`, `.tsv.gz` (Amazon Customer Reviews format) or `.csv` (`text,summary`) file. */
+    /**
+     * A file, a folder (every .tsv, .tsv.gz, .csv, .csv.gz, .jsonl, .jsonl.gz, .ndjson and .parquet
+     * file under it) or a glob (`data/raw/part-*.tsv.gz`, `**` crosses folders). Relative paths
+     * resolve against the repository root.
+     */
     input: z.string().min(1).default('data/demo/camera_reviews.tsv.gz'),
-    format: z.enum(['auto', 'amazon-tsv', 'csv']).default('auto'),
+    /** `auto` tells each file's format from its name. */
+    format: z.enum(['auto', 'amazon-tsv', 'csv', 'jsonl', 'parquet']).default('auto'),
+    columns: ColumnMapping.default({}),
+    cleaning: CleaningMode.default('default'),
     /** Keep only this product_category (the seed keeps "Camera"); null keeps all. */
     category: z.string().min(1).nullable().default(null),
     /** Fraction of reviews kept, decided per review from a hash of (seed, review id). */
@@ -23,13 +52,32 @@ export const DataConfig = z
     /** Word caps of the seed's `clean_text`: 100 for the body, 20 for the headline. */
     maxTextWords: positiveInt.default(100),
     maxSummaryWords: positiveInt.default(20),
+    /** Rows with fewer words after cleaning are dropped; 1 drops only empty texts (the seed's rule). */
+    minTextWords: positiveInt.default(1),
+    minSummaryWords: positiveInt.default(1),
+    /** A longer field (in characters, before cleaning) is quarantined: no review is that long. */
+    maxFieldChars: positiveInt.default(100_000),
+    /**
+     * Threads that clean files (and 16 MB ranges of uncompressed TSVs) in parallel; null: one per
+     * 16 MB of input, at most one per CPU (a thread costs about a second to start).
+     */
+    threads: positiveInt.nullable().default(null),
   })
-  .strict();
+  .strict()
+  .refine((data) => data.minTextWords <= data.maxTextWords && data.minSummaryWords <= data.maxSummaryWords, {
+    message: 'minTextWords and minSummaryWords must not exceed maxTextWords and maxSummaryWords',
+    path: ['minTextWords'],
+  });
 
 export const SplitConfig = z
   .object({
     validationFraction: z.number().gt(0).lt(1).default(0.1),
     seed: z.number().int().default(42),
+    /**
+     * `review`: each review goes to one side by its id. `product`: every review of a product goes
+     * to the same side, so product summaries are judged on products the model never saw.
+     */
+    splitBy: z.enum(['review', 'product']).default('review'),
   })
   .strict();
 
@@ -68,15 +116,31 @@ export const TrainConfig = z
     /** `auto` uses bf16 where the device supports it (Ampere or newer GPUs). */
     bf16: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     gradientCheckpointing: z.boolean().default(false),
+    /** Batches of similar lengths (less padding: faster at the same loss); false samples at random. */
+    groupByLength: z.boolean().default(true),
+    /** GPUs per host. More than one (or DeepSpeed) starts one process per GPU with the DeepSpeed launcher. */
     numGpus: z.number().int().nonnegative().default(1),
+    /** Memory of each GPU, for the plan that refuses a config that cannot fit before a GPU is held. */
+    gpuMemoryGiB: z.number().positive().default(80),
+    /** Host memory per node, for the plan of CPU offload. */
+    hostMemoryGiB: z.number().positive().default(256),
     deepspeed: DeepSpeedConfig.nullable().default(null),
-    /** Checkpoint every K optimizer steps; the last `keepCheckpoints` are kept. */
+    /** DeepSpeed hostfile (`host slots=N` lines) for several nodes; storage.root must then be shared. */
+    hostfile: z.string().min(1).nullable().default(null),
+    /** Checkpoint every K optimizer steps, and also every M minutes if set; the last `keepCheckpoints` are kept. */
     checkpointEverySteps: positiveInt.default(50),
+    checkpointEveryMinutes: z.number().positive().nullable().default(null),
     keepCheckpoints: positiveInt.default(2),
     loggingSteps: positiveInt.default(5),
     seed: z.number().int().default(42),
+    /** A worker that stops heartbeating this long is presumed dead; the retry resumes from the last checkpoint. */
+    heartbeatTimeoutSeconds: positiveInt.default(120),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.hostfile === null || t.deepspeed !== null, {
+    message: 'hostfile needs train.deepspeed: several nodes are started by the DeepSpeed launcher',
+    path: ['hostfile'],
+  });
 
 export const EvaluateConfig = z
   .object({
@@ -92,6 +156,21 @@ export const RegisterConfig = z
   .object({
     /** Registered model name in MLflow. */
     modelName: z.string().min(1).regex(/^[\w.-]+$/, 'letters, digits, "_", "-" and "." only').default('tuneflow-review-headlines'),
+    /**
+     * The new version takes the `champion` alias when its ROUGE-L >= the champion's + minDelta
+     * (both scored on the same validation set); otherwise it becomes `challenger`. The default 0
+     * promotes on a tie: the newer model has seen the newer data.
+     */
+    minDelta: z.number().nonnegative().default(0),
+    /**
+     * A person decides (signal `promote` or `reject`) when |new - champion| ROUGE-L <= reviewBand;
+     * 0 never waits.
+     */
+    reviewBand: z.number().nonnegative().default(0),
+    /** How long the pipeline waits for that signal before taking reviewDefault. */
+    reviewTimeoutSeconds: positiveInt.default(86_400),
+    /** The decision of a borderline case nobody decided in time. */
+    reviewDefault: z.enum(['promote', 'reject']).default('reject'),
   })
   .strict();
 
@@ -102,9 +181,17 @@ export const SummarizeConfig = z
     numBeams: positiveInt.default(4),
     minNewTokens: z.number().int().nonnegative().default(8),
     maxNewTokens: positiveInt.default(48),
-    batchSize: positiveInt.default(16),
+    /**
+     * Most inputs per `generate` call (inputs are sorted by length first, so batches carry little
+     * padding). A batch that runs out of GPU memory is split and retried, so this is a ceiling.
+     */
+    batchSize: positiveInt.default(32),
     /** Also summarize every review on its own (besides one summary per product). */
     perReview: z.boolean().default(true),
+    /** Products (or reviews) per shard: the unit a retried attempt does not redo once finished. */
+    shardSize: positiveInt.default(1000),
+    /** Inputs summarized one at a time after the bulk run to measure latency p50/p95 (0: none). */
+    latencySamples: z.number().int().nonnegative().default(16),
   })
   .strict()
   .refine((s) => s.minNewTokens <= s.maxNewTokens, {

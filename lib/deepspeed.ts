@@ -4,6 +4,11 @@
  * As in the seed: "auto" wherever the Hugging Face integration fills a value from the training
  * arguments (batch sizes, accumulation, clipping, scheduler), bf16 and fp16 set explicitly, and
  * no optimizer block when Adafactor is used, so the Trainer's Adafactor applies.
+ *
+ * One departure from the seed's JSON: with optimizer offload, accelerate silently replaces the
+ * Trainer's optimizer by DeepSpeedCPUAdam unless `zero_force_ds_cpu_optimizer` is false. Adam
+ * keeps two full fp32 moments (88 GB of host memory more for t5-11b) where Adafactor keeps
+ * factored ones, and it is not the recipe: Adafactor stays, running on the offloaded fp32 copy.
  */
 import type { PipelineConfig } from './config';
 
@@ -53,6 +58,7 @@ export function deepSpeedConfig(train: PipelineConfig['train']): Record<string, 
       params: { warmup_min_lr: 'auto', warmup_max_lr: 'auto', warmup_num_steps: 'auto' },
     },
     zero_optimization: zero,
+    ...(train.optim === 'adafactor' && ds.offloadOptimizer ? { zero_force_ds_cpu_optimizer: false } : {}),
     gradient_accumulation_steps: 'auto',
     gradient_clipping: 'auto',
     steps_per_print: ds.stage === 2 ? 2000 : 1000,

@@ -1,8 +1,9 @@
 /**
  * The protocol between the TypeScript activities and the Python steps.
  *
- * `python -m tuneflow_ml.<step> --spec spec.json` writes one JSON object per line to the file
- * descriptor named by TUNEFLOW_EVENTS_FD (3), never to stdout, which libraries print to.
+ * `python -m tuneflow_ml.<step> --spec spec.json` writes one JSON object per line to the Unix
+ * socket named by TUNEFLOW_EVENTS_SOCKET (the activity listens), never to stdout, which libraries
+ * print to.
  * `python/tuneflow_ml/events.py` is the writing side of this file.
  */
 import { z } from 'zod';
@@ -19,6 +20,8 @@ export const ProgressEvent = z.object({
   epoch: z.number().nonnegative().nullable(),
   loss: z.number().nullable(),
   samplesPerSec: z.number().nonnegative().nullable(),
+  /** Seconds to the end of the step at the current rate. */
+  etaSeconds: z.number().nonnegative().nullable().default(null),
 });
 
 export const CheckpointEvent = z.object({

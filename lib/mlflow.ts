@@ -34,6 +34,20 @@ const Run = z.object({
     })
     .optional()
     .default({ metrics: [], params: [], tags: [] }),
+  inputs: z
+    .object({
+      dataset_inputs: z
+        .array(
+          z.object({
+            tags: z.array(Tag).optional().default([]),
+            dataset: z.object({ name: z.string(), digest: z.string(), source_type: z.string(), source: z.string() }),
+          }),
+        )
+        .optional()
+        .default([]),
+    })
+    .optional()
+    .default({ dataset_inputs: [] }),
 });
 export type MlflowRun = z.infer<typeof Run>;
 
@@ -58,6 +72,17 @@ const RegisteredModel = z.object({
 const LoggedModel = z.object({
   info: z.object({ model_id: z.string(), artifact_uri: z.string(), source_run_id: z.string().optional() }),
 });
+
+/** A dataset input of a run: `source` and `profile` are JSON strings, as the MLflow UI reads them. */
+export interface MlflowDatasetInput {
+  name: string;
+  digest: string;
+  source_type: string;
+  source: string;
+  profile?: string;
+  /** `mlflow.data.context` of the input: training, validation, ... */
+  context: string;
+}
 
 export class MlflowApiError extends Error {
   readonly name = 'MlflowApiError';
@@ -155,6 +180,17 @@ export class MlflowClient {
     await this.call('POST', 'runs/set-tag', undefined, { run_id: runId, key, value });
   }
 
+  /** Records datasets as the run's inputs (MLflow dedups a dataset by name and digest). */
+  async logInputs(runId: string, datasets: MlflowDatasetInput[]): Promise<void> {
+    await this.call('POST', 'runs/log-inputs', undefined, {
+      run_id: runId,
+      datasets: datasets.map(({ context, ...dataset }) => ({
+        tags: [{ key: 'mlflow.data.context', value: context }],
+        dataset,
+      })),
+    });
+  }
+
   async updateRunStatus(runId: string, status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'): Promise<void> {
     await this.call('POST', 'runs/update', undefined, { run_id: runId, status, end_time: Date.now() });
   }
@@ -199,6 +235,16 @@ export class MlflowClient {
   async getModelVersion(name: string, version: string): Promise<ModelVersion> {
     const body = await this.call('GET', 'model-versions/get', { name, version });
     return z.object({ model_version: ModelVersion }).parse(body).model_version;
+  }
+
+  async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    await this.call('POST', 'model-versions/set-tag', undefined, { name, version, key, value });
+  }
+
+  /** The version holding `alias`, or null when no version holds it. */
+  async aliasVersion(name: string, alias: string): Promise<string | null> {
+    const model = await this.getRegisteredModel(name);
+    return model?.aliases.find((a) => a.alias === alias)?.version ?? null;
   }
 
   async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {

@@ -50,6 +50,10 @@ export const PipelineProgress = z.object({
   counts: CleanCounts.nullable(),
   rouge: EvaluateResult.shape.rouge.nullable(),
   modelVersion: z.string().nullable(),
+  /** The memory plan of the training config (per GPU and host), once made. */
+  memoryPlan: z.object({ gpuGiB: z.number(), hostGiB: z.number() }).nullable(),
+  /** While a borderline champion gate waits for a promote / reject signal: why, and until when. */
+  awaitingReview: z.string().nullable().default(null),
   error: z.string().nullable(),
 });
 export type PipelineProgress = z.infer<typeof PipelineProgress>;

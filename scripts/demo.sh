@@ -12,13 +12,13 @@ bash scripts/setup.sh
 bash scripts/services.sh start
 
 data="data/demo/camera_reviews.tsv.gz"
-node_modules/.bin/tsx scripts/generate-reviews.ts --out "$data" --rows 3000 --products 60 --seed 7
+bin/ts-run scripts/generate-reviews.ts --out "$data" --rows 3000 --products 60 --seed 7
 PYTHONPATH=python .venv/bin/python -m tuneflow_ml.tiny_model --data "$data" --out state/models/tiny-t5
 
 mkdir -p state/logs
-node_modules/.bin/tsx workers/cpu-worker.ts >state/logs/cpu-worker.log 2>&1 &
+bin/ts-run workers/cpu-worker.ts >state/logs/cpu-worker.log 2>&1 &
 cpu_worker=$!
-node_modules/.bin/tsx workers/gpu-worker.ts >state/logs/gpu-worker.log 2>&1 &
+bin/ts-run workers/gpu-worker.ts >state/logs/gpu-worker.log 2>&1 &
 gpu_worker=$!
 trap 'kill $cpu_worker $gpu_worker 2>/dev/null; wait $cpu_worker $gpu_worker 2>/dev/null || true' EXIT
 echo "workers started (logs: state/logs/cpu-worker.log, state/logs/gpu-worker.log)"

@@ -19,7 +19,7 @@ if (process.argv.includes('--check')) {
     // missing counts as stale
   }
   if (committed !== schema) {
-    console.error(`${target} is stale: run \`npx tsx scripts/gen-config-schema.ts\` and commit the result`);
+    console.error(`${target} is stale: run \`bin/ts-run scripts/gen-config-schema.ts\` and commit the result`);
     process.exit(1);
   }
   console.log('config schema up to date');

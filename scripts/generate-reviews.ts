@@ -1,7 +1,7 @@
 /**
  * Generates demo camera reviews in the Amazon Customer Reviews TSV format, deterministically.
  *
- *   npx tsx scripts/generate-reviews.ts --out data/demo/camera_reviews.tsv.gz --rows 3000 --products 60 --seed 7
+ *   bin/ts-run scripts/generate-reviews.ts --out data/demo/camera_reviews.tsv.gz --rows 3000 --products 60 --seed 7
  *
  * Each review has a dominant aspect (image quality, battery life, autofocus, lens, build, price,
  * shipping, tripod, memory card) and a sentiment from its star rating; the headline is drawn from

@@ -10,9 +10,11 @@ bash scripts/setup.sh
 bash scripts/services.sh start mlflow
 
 echo "== config schema (generated JSON Schema matches lib/config.ts)"
-node_modules/.bin/tsx scripts/gen-config-schema.ts --check
+bin/ts-run scripts/gen-config-schema.ts --check
 echo "== typecheck"
 node_modules/.bin/tsc --noEmit -p tsconfig.json
+echo "== lint (workflow determinism, floating promises)"
+node_modules/.bin/eslint .
 echo "== pytest"
 .venv/bin/python -m pytest python/tests -q
 echo "== jest"

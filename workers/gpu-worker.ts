@@ -38,6 +38,10 @@ export async function createGpuWorker(
     // One job per GPU: two trainings sharing a device would both run out of memory.
     maxConcurrentActivityTaskExecutions: Math.max(1, accelerators.count),
     shutdownGraceTime: '60 seconds',
+    // Cancellation reaches an activity only in a heartbeat's response: heartbeats must not be
+    // held back for long (the default throttle is up to 30 s), or a cancelled training runs on.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    defaultHeartbeatThrottleInterval: '2 seconds',
   });
 }
 

@@ -5,9 +5,14 @@
  * Activities pass references (paths, ids, counts), so the history stays small.
  */
 import {
+  ActivityCancellationType,
   ApplicationFailure,
+  condition,
   defineQuery,
+  executeChild,
+  defineSignal,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -15,7 +20,10 @@ import {
 } from '@temporalio/workflow';
 import type { cpuActivities, gpuActivities } from '../activities';
 import { PipelineConfig, formatConfigIssues } from '../lib/config';
+import { bulkSummarize } from './bulk-summarize';
 import { FAILURE_TYPES, NON_RETRYABLE_FAILURE_TYPES } from '../lib/failures';
+import { proposeGate, type Review, type ReviewDecision } from '../lib/gate';
+import type { RegisterInput } from '../lib/steps';
 import { TASK_QUEUES } from '../lib/task-queues';
 import {
   PIPELINE_STEPS,
@@ -39,23 +47,31 @@ const cpu = proxyActivities<typeof cpuActivities>({
   },
 });
 
-/** Training runs for days; infrastructure faults retry without limit, resuming from checkpoints. */
-const trainer = proxyActivities<typeof gpuActivities>({
-  taskQueue: TASK_QUEUES.gpu,
-  startToCloseTimeout: '14 days',
-  heartbeatTimeout: '2 minutes',
-  retry: {
-    initialInterval: '10 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '10 minutes',
-    nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
-  },
-});
+/**
+ * Training runs for days; infrastructure faults retry without limit, resuming from checkpoints.
+ * The heartbeat timeout (how soon a dead worker is noticed) comes from the config; cancellation
+ * waits until the step's processes are gone, so a cancelled run is really over when it says so.
+ */
+function trainerFor(config: PipelineConfig) {
+  return proxyActivities<typeof gpuActivities>({
+    taskQueue: TASK_QUEUES.gpu,
+    startToCloseTimeout: '14 days',
+    heartbeatTimeout: `${config.train.heartbeatTimeoutSeconds} seconds`,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '10 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '10 minutes',
+      nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
+    },
+  });
+}
 
 const generator = proxyActivities<typeof gpuActivities>({
   taskQueue: TASK_QUEUES.gpu,
   startToCloseTimeout: '1 day',
   heartbeatTimeout: '2 minutes',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '10 seconds',
     backoffCoefficient: 2,
@@ -66,6 +82,12 @@ const generator = proxyActivities<typeof gpuActivities>({
 });
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
+/**
+ * A person's decision of a borderline champion gate (register.reviewBand). The last one sent
+ * counts, including one sent before the gate asked: the decision is the person's either way.
+ */
+export const promoteSignal = defineSignal('promote');
+export const rejectSignal = defineSignal('reject');
 
 export async function fineTunePipeline(input: PipelineInput): Promise<PipelineResult> {
   const pipelineId = workflowInfo().workflowId;
@@ -78,9 +100,14 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     counts: null,
     rouge: null,
     modelVersion: null,
+    memoryPlan: null,
+    awaitingReview: null,
     error: null,
   };
   setHandler(progressQuery, () => progress);
+  let reviewed: ReviewDecision | null = null;
+  setHandler(promoteSignal, () => void (reviewed = 'promote'));
+  setHandler(rejectSignal, () => void (reviewed = 'reject'));
 
   const parsed = PipelineConfig.safeParse(input.config ?? {});
   if (!parsed.success) {
@@ -91,6 +118,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     });
   }
   const config = parsed.data;
+  const trainer = trainerFor(config);
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: config.model.nameOrPath }]);
 
   async function step<T>(name: PipelineStep, run: () => Promise<T>): Promise<T> {
@@ -125,12 +153,18 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     ]),
   );
 
-  const trained = await step('train', () =>
-    trainer.train.executeWithOptions(
+  const trained = await step('train', async () => {
+    // The memory plan runs on a CPU worker: a config that cannot fit fails before a GPU is held.
+    // Histories recorded before the plan existed replay without it.
+    if (patched('plan-before-train')) {
+      const plan = await cpu.planTraining.executeWithOptions({ summary: `memory plan of ${config.model.nameOrPath}` }, [base]);
+      progress.memoryPlan = { gpuGiB: plan.chosen.gpuGiB, hostGiB: plan.chosen.hostGiB };
+    }
+    return trainer.train.executeWithOptions(
       { summary: `train ${config.model.nameOrPath} on ${split.trainRows} rows` },
       [{ ...base, trainPath: split.trainPath, validationPath: split.validationPath }],
-    ),
-  );
+    );
+  });
 
   const evaluation = await step('evaluate', () =>
     generator.evaluate.executeWithOptions({ summary: `ROUGE on ${split.validationRows} rows` }, [
@@ -140,34 +174,68 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
   progress.rouge = evaluation.rouge;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.rougeL, value: evaluation.rouge.rougeL }]);
 
-  const registered = await step('register', () =>
-    cpu.register.executeWithOptions({ summary: `register ${config.register.modelName}` }, [
+  /** Waits durably for a promote / reject signal; past register.reviewTimeoutSeconds the default decides. */
+  async function review(reason: string): Promise<Review> {
+    progress.awaitingReview = `${reason}: signal promote or reject within ${config.register.reviewTimeoutSeconds} s (then ${config.register.reviewDefault})`;
+    const answered = await condition(() => reviewed !== null, `${config.register.reviewTimeoutSeconds} seconds`);
+    progress.awaitingReview = null;
+    return answered && reviewed !== null
+      ? { decision: reviewed, decidedBy: 'signal' }
+      : { decision: config.register.reviewDefault, decidedBy: 'timeout' };
+  }
+
+  const registered = await step('register', async () => {
+    // Histories from before the champion gate replay without it: those versions move no alias.
+    let gate: RegisterInput['gate'];
+    if (patched('champion-gate')) {
+      // A result recorded by an evaluate from before the gate has no champion field: register
+      // then sees the champion as moved and makes the version challenger, never champion unchecked.
+      const champion = evaluation.champion ?? null;
+      const proposal = proposeGate(evaluation.rouge.rougeL, champion?.rouge.rougeL ?? null, config.register);
+      gate = { champion, review: proposal.borderline ? await review(proposal.reason) : null };
+    }
+    return cpu.register.executeWithOptions({ summary: `register ${config.register.modelName}` }, [
       {
         ...base,
         workflowId: pipelineId,
+        workflowRunId: workflowInfo().runId,
         mlflowRunId: trained.mlflowRunId,
         modelUri: trained.modelUri,
         rouge: evaluation.rouge,
+        datasets: {
+          train: { path: split.trainPath, rows: split.trainRows },
+          validation: { path: split.validationPath, rows: split.validationRows },
+        },
+        gate,
       },
-    ]),
-  );
+    ]);
+  });
   progress.modelVersion = registered.version;
 
-  const summaries = await step('summarize', () =>
-    generator.summarize.executeWithOptions(
+  const summarizeInput = {
+    ...base,
+    modelDir: trained.modelDir,
+    cleanedPath: cleaned.cleanedPath,
+    modelName: registered.modelName,
+    modelVersion: registered.version,
+    mlflowRunId: trained.mlflowRunId,
+  };
+  const summaries = await step('summarize', async () => {
+    // Sharded over the GPU workers by the BulkSummarize child (continue-as-new keeps each
+    // history small); histories recorded before it replay with the single activity.
+    if (patched('bulk-summarize')) {
+      const bulk = await executeChild(bulkSummarize, {
+        workflowId: `${pipelineId}-summarize`,
+        taskQueue: TASK_QUEUES.cpu,
+        args: [{ summarize: summarizeInput }],
+      });
+      return bulk.summaries;
+    }
+    return generator.summarize.executeWithOptions(
       { summary: `summarize with ${registered.modelName} v${registered.version}` },
-      [
-        {
-          ...base,
-          modelDir: trained.modelDir,
-          cleanedPath: cleaned.cleanedPath,
-          modelName: registered.modelName,
-          modelVersion: registered.version,
-          mlflowRunId: trained.mlflowRunId,
-        },
-      ],
-    ),
-  );
+      [summarizeInput],
+    );
+  });
   progress.currentStep = null;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.step, value: 'done' }]);
 

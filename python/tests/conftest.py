@@ -1,12 +1,15 @@
 """Shared fixtures: a synthetic review data set, a tiny T5 built from it, a local MLflow store,
-and a runner that starts a step the way the TypeScript activity does (events on fd 3)."""
+and a runner that starts a step the way the TypeScript activity does (events on a Unix socket)."""
 
 import json
 import os
 import random
+import selectors
 import signal
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -130,33 +133,57 @@ def run_step(
     workdir: Path,
     stop_when: Callable[[dict[str, Any]], bool] | None = None,
     stop_signal: int = signal.SIGKILL,
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> StepRun:
-    """Runs `python -m tuneflow_ml.<module> --spec` with the events pipe on fd 3, as the
-    activity does. `stop_when(event)` true sends `stop_signal` to the step once."""
+    """Runs `python -m tuneflow_ml.<module> --spec` (or `command` + `--spec`, such as a launcher)
+    with an events socket, as the activity does; every connection's lines are collected.
+    `stop_when(event)` true sends `stop_signal` to the step's process group once."""
     workdir.mkdir(parents=True, exist_ok=True)
     spec_path = workdir / f"{module}-spec.json"
     spec_path.write_text(json.dumps(spec))
     stderr_path = workdir / f"{module}.stderr"
-    read_end, write_end = os.pipe()
-    # bash moves the pipe to fd 3, so the step sees exactly what the TypeScript side gives it.
-    command = ["bash", "-c", f'exec 3>&{write_end} {write_end}>&-; exec "$@"', "bash"]
-    command += [sys.executable, "-m", f"tuneflow_ml.{module}", "--spec", str(spec_path)]
-    env = {**os.environ, "TUNEFLOW_EVENTS_FD": "3", "PYTHONPATH": str(PYTHON_DIR)}
+    socket_path = workdir / f"{module}.sock"
+    socket_path.unlink(missing_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(socket_path))
+    server.listen()
+    server.setblocking(False)
+    argv = (command or [sys.executable, "-m", f"tuneflow_ml.{module}"]) + ["--spec", str(spec_path)]
+    step_env = {**os.environ, "TUNEFLOW_EVENTS_SOCKET": str(socket_path), "PYTHONPATH": str(PYTHON_DIR)}
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
-            command, cwd=PYTHON_DIR, env=env, stdout=subprocess.DEVNULL, stderr=stderr, pass_fds=(write_end,)
+            argv, cwd=PYTHON_DIR, env=step_env | (env or {}), stdout=stderr, stderr=stderr, start_new_session=True
         )
-    os.close(write_end)
-    events, stopped = [], False
-    with os.fdopen(read_end, encoding="utf-8") as pipe:
-        for line in pipe:
-            event = json.loads(line)
-            events.append(event)
-            if stop_when is not None and not stopped and stop_when(event):
-                process.send_signal(stop_signal)
-                stopped = True
-    returncode = process.wait(timeout=300)
-    return StepRun(returncode, events, stderr_path.read_text())
+    selector = selectors.DefaultSelector()
+    selector.register(server, selectors.EVENT_READ)
+    events, stopped, buffers = [], False, {}
+    deadline = time.monotonic() + 600
+    # Until the step has exited and every rank's connection is drained.
+    while process.poll() is None or len(selector.get_map()) > 1:
+        assert time.monotonic() < deadline, f"{module} still running after 600 s:\n{stderr_path.read_text()[-3000:]}"
+        for key, _ in selector.select(timeout=0.2):
+            if key.fileobj is server:
+                connection, _ = server.accept()
+                selector.register(connection, selectors.EVENT_READ)
+                buffers[connection] = b""
+                continue
+            connection = key.fileobj
+            data = connection.recv(65536)
+            if not data:
+                selector.unregister(connection)
+                connection.close()
+                continue
+            buffers[connection] += data
+            *lines, buffers[connection] = buffers[connection].split(b"\n")
+            for line in lines:
+                event = json.loads(line)
+                events.append(event)
+                if stop_when is not None and not stopped and stop_when(event):
+                    os.killpg(process.pid, stop_signal)
+                    stopped = True
+    server.close()
+    return StepRun(process.returncode, events, stderr_path.read_text())
 
 
 @pytest.fixture(scope="session")
@@ -172,5 +199,6 @@ def trained(dataset, tiny_model, mlflow_uri, tmp_path_factory) -> tuple[dict[str
         "outputDir": str(workdir / "out"),
         "mlflowRunId": new_run(mlflow_uri),
         "resumeFromCheckpoint": None,
+        "deepspeedConfig": None,
     }
     return spec, run_step("train", spec, workdir)

@@ -22,6 +22,7 @@ def evaluate_spec(trained, output_dir) -> dict:
         "validationPath": spec["validationPath"],
         "mlflowRunId": spec["mlflowRunId"],
         "outputDir": str(output_dir),
+        "champion": None,
     }
 
 
@@ -59,6 +60,29 @@ def test_evaluate_step(trained, dataset, mlflow_uri, tmp_path):
     assert {p["unit"] for p in progress} == {"examples"} and progress[-1]["step"] == progress[-1]["totalSteps"] == 16
     metrics = mlflow.MlflowClient(mlflow_uri).get_run(spec["mlflowRunId"]).data.metrics
     assert metrics["eval_rougeL"] == pytest.approx(result["rouge"]["rougeL"]) and metrics["eval_examples"] == 16
+
+
+def test_champion_scored_on_the_same_rows(trained, mlflow_uri, tmp_path):
+    """The champion is loaded through the registry; registered from the very model under test, it
+    must score exactly what the new model scores."""
+    model_uri = trained[1].result()["modelUri"]
+    name = f"evaluate-champion-{tmp_path.name}"
+    # The registry resolves model_id through the global tracking store.
+    mlflow.set_tracking_uri(mlflow_uri)
+    client = mlflow.MlflowClient(mlflow_uri)
+    client.create_registered_model(name)
+    logged = client.get_logged_model(model_uri.removeprefix("models:/"))
+    # As activities/register.ts registers: the logged model's artifacts are the version's source.
+    version = client.create_model_version(name=name, source=logged.artifact_location, model_id=logged.model_id)
+    champion = {"version": version.version, "modelUri": f"models:/{name}/{version.version}"}
+    spec = evaluate_spec(trained, tmp_path / "out") | {"champion": champion}
+    result = run_step("evaluate", spec, tmp_path).result()
+
+    assert result["champion"] == {"version": version.version, "rouge": pytest.approx(result["rouge"])}
+    samples = pq.read_table(result["samplesPath"]).to_pydict()
+    assert samples["champion_prediction"] == samples["prediction"]
+    metrics = mlflow.MlflowClient(mlflow_uri).get_run(spec["mlflowRunId"]).data.metrics
+    assert metrics["champion_eval_rougeL"] == pytest.approx(result["champion"]["rouge"]["rougeL"])
 
 
 def test_bad_validation_file_fails_as_invalid_data(trained, tmp_path):

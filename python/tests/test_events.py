@@ -1,28 +1,50 @@
 """The event protocol (lib/events.ts) and the mapping of failures to error events."""
 
 import json
-import os
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
+from conftest import PYTHON_DIR
 from tuneflow_ml import events
 from tuneflow_ml.events import StepError
 
 
-def run_in_process(main, monkeypatch) -> tuple[int, list[dict]]:
-    """run_step with the events fd pointing at a pipe: (exit code, events)."""
-    read_end, write_end = os.pipe()
-    monkeypatch.setenv("TUNEFLOW_EVENTS_FD", str(write_end))
+@pytest.fixture
+def events_socket(tmp_path, monkeypatch):
+    """A listening socket named by TUNEFLOW_EVENTS_SOCKET; read_events() returns what was sent.
+    The orphan watchdog is off: it would end pytest itself when the test closes the socket."""
+    path = str(tmp_path / "events.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen()
+    monkeypatch.setenv("TUNEFLOW_EVENTS_SOCKET", path)
+    monkeypatch.setattr(events, "_channel", None)
+    monkeypatch.setattr(events, "_exit_when_orphaned", lambda channel: None)
+
+    def read_events() -> list[dict]:
+        events._channel.shutdown(socket.SHUT_WR)
+        connection, _ = server.accept()
+        with connection.makefile(encoding="utf-8") as lines:
+            return [json.loads(line) for line in lines]
+
+    yield read_events
+    server.close()
+
+
+def run_in_process(main, read_events) -> tuple[int, list[dict]]:
+    """run_step with the events socket: (exit code, events)."""
     with pytest.raises(SystemExit) as exit_info:
         events.run_step(main, "train")
-    os.close(write_end)
-    with os.fdopen(read_end, encoding="utf-8") as pipe:
-        return exit_info.value.code, [json.loads(line) for line in pipe]
+    return exit_info.value.code, read_events()
 
 
-def test_result_event_and_exit_0(monkeypatch):
-    code, emitted = run_in_process(lambda: {"globalStep": 3}, monkeypatch)
+def test_result_event_and_exit_0(events_socket):
+    code, emitted = run_in_process(lambda: {"globalStep": 3}, events_socket)
     assert code == 0
     assert emitted == [{"event": "result", "result": {"globalStep": 3}}]
 
@@ -44,8 +66,8 @@ def raiser(exc: BaseException):
         (ValueError("unexpected tensor shape"), "Internal", True, "ValueError: unexpected tensor shape"),
     ],
 )
-def test_failures_map_to_one_error_event(monkeypatch, capfd, exc, kind, retryable, mentions):
-    code, emitted = run_in_process(raiser(exc), monkeypatch)
+def test_failures_map_to_one_error_event(events_socket, capfd, exc, kind, retryable, mentions):
+    code, emitted = run_in_process(raiser(exc), events_socket)
     assert code == 1
     assert len(emitted) == 1
     error = emitted[0]
@@ -64,14 +86,10 @@ def test_out_of_memory_advice_names_every_remedy():
     assert "summarize.batchSize" in message and "perDeviceTrainBatchSize" not in message
 
 
-def test_progress_fields_and_non_finite_loss(monkeypatch):
-    read_end, write_end = os.pipe()
-    monkeypatch.setenv("TUNEFLOW_EVENTS_FD", str(write_end))
+def test_progress_fields_and_non_finite_loss(events_socket):
     events.progress("steps", 5, 10, epoch=0.5, loss=float("nan"), samples_per_sec=12.5)
     events.metrics({"eval_rouge1": 0.5, "broken": float("inf")})
-    os.close(write_end)
-    with os.fdopen(read_end, encoding="utf-8") as pipe:
-        progress, metrics = [json.loads(line) for line in pipe]
+    progress, metrics = events_socket()
     assert progress == {
         "event": "progress",
         "unit": "steps",
@@ -80,12 +98,13 @@ def test_progress_fields_and_non_finite_loss(monkeypatch):
         "epoch": 0.5,
         "loss": None,  # JSON has no NaN; zod accepts null
         "samplesPerSec": 12.5,
+        "etaSeconds": None,
     }
     assert metrics == {"event": "metrics", "metrics": {"eval_rouge1": 0.5}, "step": None}
 
 
 def test_without_fd_events_go_to_stderr(monkeypatch, capfd):
-    monkeypatch.delenv("TUNEFLOW_EVENTS_FD", raising=False)
+    monkeypatch.delenv("TUNEFLOW_EVENTS_SOCKET", raising=False)
     events.log("by hand")
     out, err = capfd.readouterr()
     assert out == ""
@@ -93,7 +112,34 @@ def test_without_fd_events_go_to_stderr(monkeypatch, capfd):
 
 
 def test_only_rank_0_emits(monkeypatch, capfd):
-    monkeypatch.delenv("TUNEFLOW_EVENTS_FD", raising=False)
+    monkeypatch.delenv("TUNEFLOW_EVENTS_SOCKET", raising=False)
     monkeypatch.setenv("RANK", "1")
     events.log("from rank 1")
     assert capfd.readouterr().err == ""
+
+
+def test_rank_1_reports_its_own_failure(events_socket, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    events.log("not from rank 1")
+    events.error("OutOfMemory", "rank 1 ran out of memory", retryable=False)
+    assert [e["event"] for e in events_socket()] == ["error"]
+
+
+def test_step_exits_when_its_activity_goes_away(tmp_path):
+    """A killed worker closes its end of the socket: the step must not train on as an orphan."""
+    path = str(tmp_path / "events.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen()
+    step = subprocess.Popen(
+        [sys.executable, "-c", "import time; from tuneflow_ml import events; events.connect(); time.sleep(60)"],
+        env={"TUNEFLOW_EVENTS_SOCKET": path, "PYTHONPATH": str(PYTHON_DIR)},
+        stderr=subprocess.PIPE,
+    )
+    connection, _ = server.accept()
+    time.sleep(0.5)
+    assert step.poll() is None  # alive while the activity is
+    connection.close()
+    server.close()
+    assert step.wait(timeout=10) == events.ORPHANED_EXIT_CODE
+    assert b"worker is gone" in step.stderr.read()

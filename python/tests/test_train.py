@@ -1,4 +1,4 @@
-"""train: events on fd 3, checkpoints and their pointer, MLflow logging, resume after a kill,
+"""train: events on the socket, checkpoints and their pointer, MLflow logging, resume after a kill,
 a last checkpoint on SIGTERM."""
 
 import json
@@ -13,7 +13,7 @@ from tuneflow_ml.events import StepError
 from tuneflow_ml.train import resolve_bf16
 
 
-def test_training_run_reports_on_fd_3(trained):
+def test_training_run_reports_on_the_events_socket(trained):
     spec, run = trained
     result = run.result()
     assert result["globalStep"] == 150
@@ -22,7 +22,7 @@ def test_training_run_reports_on_fd_3(trained):
     assert result["modelUri"].startswith("models:/m-")
     assert result["device"] == "cpu" and result["bf16"] is False and result["resumedFrom"] is None
     assert isinstance(result["trainLoss"], float) and result["trainLoss"] > 0
-    assert '"event"' not in run.stderr  # events go to fd 3 only
+    assert '"event"' not in run.stderr  # events go to the socket only
 
     progress = run.of_kind("progress")
     assert {p["unit"] for p in progress} == {"steps"}
@@ -73,6 +73,7 @@ def test_resume_after_kill_continues_the_step_count(dataset, tiny_model, mlflow_
         "outputDir": str(tmp_path / "out"),
         "mlflowRunId": new_run(mlflow_uri),
         "resumeFromCheckpoint": None,
+        "deepspeedConfig": None,
     }
     pointer_path = tmp_path / "out" / "latest-checkpoint.json"
 

@@ -3,13 +3,17 @@
     python -m tuneflow_ml.evaluate --spec spec.json     (spec: EvaluateSpec in lib/steps.ts)
 
 Writes <outputDir>/rouge.json and samples.parquet (text, reference, prediction), logs the scores
-to the run's MLflow metrics, and returns EvaluateResult.
+to the run's MLflow metrics, and returns EvaluateResult. When the spec names a champion (the
+registered version holding the `champion` alias), it is loaded through MLflow and scored on the
+same rows with the same generation settings, so the champion gate compares like with like; its
+scores go to the run as champion_eval_* metrics and its predictions to samples.parquet.
 """
 
 import os
 import re
 import time
 
+import mlflow
 from rouge_score import rouge_scorer
 
 from . import events
@@ -40,6 +44,14 @@ def rouge(predictions: list[str], references: list[str]) -> dict[str, float]:
     return {key: total / len(predictions) for key, total in totals.items()}
 
 
+def load_champion(tracking_uri: str, model_uri: str):
+    """Tokenizer and model of a registered version: the pyfunc model train logged
+    (pyfunc_model.T5Summarizer) loads its HF model directory in load_context."""
+    mlflow.set_tracking_uri(tracking_uri)
+    summarizer = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    return summarizer.tokenizer, summarizer.model
+
+
 def main() -> dict:
     spec = load_spec()
     config, settings = spec["config"], spec["config"]["evaluate"]
@@ -51,34 +63,47 @@ def main() -> dict:
     if settings["maxSamples"] is not None:
         texts, references = texts[: settings["maxSamples"]], references[: settings["maxSamples"]]
 
-    tokenizer, model = load_model(spec["modelDir"])
+    champion = spec["champion"]
+    # Progress counts the examples of both models, so the ETA covers the champion's pass too.
+    total = len(texts) * (2 if champion else 1)
     started, done = time.monotonic(), 0
 
     def on_batch(n: int) -> None:
         nonlocal done
         done += n
-        events.progress("examples", done, len(texts), samples_per_sec=done / (time.monotonic() - started))
+        events.progress("examples", done, total, samples_per_sec=done / (time.monotonic() - started))
 
-    predictions = generate(
-        tokenizer,
-        model,
-        texts,
-        prefix=config["model"]["sourcePrefix"],
-        max_source_length=config["model"]["maxSourceLength"],
-        batch_size=settings["batchSize"],
-        num_beams=settings["numBeams"],
-        max_new_tokens=settings["maxNewTokens"],
-        on_batch=on_batch,
-    )
+    def predict(tokenizer, model) -> list[str]:
+        return generate(
+            tokenizer,
+            model,
+            texts,
+            prefix=config["model"]["sourcePrefix"],
+            max_source_length=config["model"]["maxSourceLength"],
+            batch_size=settings["batchSize"],
+            num_beams=settings["numBeams"],
+            max_new_tokens=settings["maxNewTokens"],
+            on_batch=on_batch,
+        )
+
+    predictions = predict(*load_model(spec["modelDir"]))
     scores = rouge(predictions, references)
+    samples = {"text": texts, "reference": references, "prediction": predictions}
+    metrics = {f"eval_{key}": value for key, value in scores.items()} | {"eval_examples": len(texts)}
+    result = {"rouge": scores, "numExamples": len(texts), "champion": None}
+    if champion:
+        champion_predictions = predict(*load_champion(config["mlflow"]["trackingUri"], champion["modelUri"]))
+        champion_scores = rouge(champion_predictions, references)
+        samples["champion_prediction"] = champion_predictions
+        metrics |= {f"champion_eval_{key}": value for key, value in champion_scores.items()}
+        result["champion"] = {"version": champion["version"], "rouge": champion_scores}
 
     samples_path = os.path.join(output_dir, "samples.parquet")
-    write_table({"text": texts, "reference": references, "prediction": predictions}, samples_path)
+    write_table(samples, samples_path)
     write_json(os.path.join(output_dir, "rouge.json"), {**scores, "numExamples": len(texts)})
-    metrics = {f"eval_{key}": value for key, value in scores.items()} | {"eval_examples": len(texts)}
     log_metrics(config["mlflow"]["trackingUri"], spec["mlflowRunId"], metrics)
     events.metrics(metrics)
-    return {"rouge": scores, "numExamples": len(texts), "samplesPath": samples_path}
+    return result | {"samplesPath": samples_path}
 
 
 if __name__ == "__main__":

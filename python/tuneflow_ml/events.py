@@ -1,20 +1,30 @@
 """The writing side of lib/events.ts: one JSON object per line, each with key "event".
 
-Events go to the file descriptor named by TUNEFLOW_EVENTS_FD (the TypeScript activity passes 3),
-never to stdout, which libraries print to. Without that variable (a person running a step by hand)
-they go to stderr. Under a multi-process launcher (DeepSpeed, torchrun) only rank 0 speaks.
+Events go to the Unix socket named by TUNEFLOW_EVENTS_SOCKET (the TypeScript activity listens on
+it), never to stdout, which libraries print to. A socket, not an inherited pipe, because the
+DeepSpeed launcher closes inherited descriptors before it starts the ranks, and every rank can
+connect to a path. Without that variable (a person running a step by hand) events go to stderr.
+
+Under a launcher (DeepSpeed, torchrun) only rank 0 reports progress and results; any rank reports
+its own failure. The connection also tells each rank that its activity is alive: when the worker
+process dies (SIGKILL, lost machine), the socket closes and the rank exits at once, so that an
+orphaned training cannot write checkpoints beside the retried attempt.
 """
 
 import json
 import math
 import os
+import socket
 import sys
+import threading
 import traceback
 from typing import Any, Callable, Literal, NoReturn
 
 FailureKind = Literal["InvalidConfig", "InvalidData", "OutOfMemory", "Internal"]
 
-EVENTS_FD_ENV = "TUNEFLOW_EVENTS_FD"
+EVENTS_SOCKET_ENV = "TUNEFLOW_EVENTS_SOCKET"
+# Exit status of a rank whose activity went away (EX_SOFTWARE is taken by Python itself).
+ORPHANED_EXIT_CODE = 75
 
 
 class StepError(Exception):
@@ -32,27 +42,56 @@ def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def emit(event: dict[str, Any]) -> None:
-    """Write one event line and flush it, so the activity can heartbeat on it at once."""
-    if not _is_main_process():
+_channel: socket.socket | None = None
+_channel_lock = threading.Lock()
+
+
+def _exit_when_orphaned(channel: socket.socket) -> None:
+    # The activity never writes to us: the only thing recv can return is end-of-file (or an
+    # error), which means the worker process that owns this step is gone.
+    try:
+        while channel.recv(4096):
+            pass
+    except OSError:
+        pass
+    sys.stderr.write("events socket closed: the activity's worker is gone; exiting without a checkpoint\n")
+    sys.stderr.flush()
+    os._exit(ORPHANED_EXIT_CODE)
+
+
+def connect() -> socket.socket | None:
+    """Connects to the activity's socket (once per process) and starts the orphan watchdog."""
+    global _channel
+    path = os.environ.get(EVENTS_SOCKET_ENV)
+    if path is None:
+        return None
+    with _channel_lock:
+        if _channel is None:
+            channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                channel.connect(path)
+            except OSError as exc:
+                raise RuntimeError(
+                    f"cannot connect to the events socket {path} ({EVENTS_SOCKET_ENV}): {exc.strerror}; "
+                    "steps are started by a tuneflow activity, or by hand without that variable"
+                ) from exc
+            threading.Thread(target=_exit_when_orphaned, args=(channel,), daemon=True).start()
+            _channel = channel
+        return _channel
+
+
+def emit(event: dict[str, Any], every_rank: bool = False) -> None:
+    """Write one event line at once, so the activity can heartbeat on it."""
+    if not (every_rank or _is_main_process()):
         return
     line = json.dumps(event, allow_nan=False) + "\n"
-    fd = os.environ.get(EVENTS_FD_ENV)
-    if fd is None:
+    channel = connect()
+    if channel is None:
         sys.stderr.write(line)
         sys.stderr.flush()
         return
-    data = line.encode("utf-8")
-    # os.write may write part of a large line to a pipe; loop until all of it is out.
-    while data:
-        try:
-            written = os.write(int(fd), data)
-        except OSError as exc:
-            raise RuntimeError(
-                f"cannot write events to fd {fd} ({EVENTS_FD_ENV}): {exc.strerror}; start the step with that "
-                "descriptor open (a launcher such as deepspeed or torchrun closes inherited descriptors)"
-            ) from exc
-        data = data[written:]
+    with _channel_lock:
+        channel.sendall(line.encode("utf-8"))
 
 
 def _finite(value: float | None) -> float | None:
@@ -69,6 +108,7 @@ def progress(
     epoch: float | None = None,
     loss: float | None = None,
     samples_per_sec: float | None = None,
+    eta_seconds: float | None = None,
 ) -> None:
     emit(
         {
@@ -79,6 +119,7 @@ def progress(
             "epoch": _finite(epoch),
             "loss": _finite(loss),
             "samplesPerSec": _finite(samples_per_sec),
+            "etaSeconds": _finite(eta_seconds),
         }
     )
 
@@ -101,7 +142,7 @@ def result(values: dict[str, Any]) -> None:
 
 
 def error(kind: FailureKind, message: str, retryable: bool) -> None:
-    emit({"event": "error", "kind": kind, "retryable": retryable, "message": message})
+    emit({"event": "error", "kind": kind, "retryable": retryable, "message": message}, every_rank=True)
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -127,7 +168,7 @@ def describe_failure(exc: BaseException, step_name: str) -> tuple[FailureKind, s
     first_line = (str(exc).strip().splitlines() or [""])[0]
     if _is_out_of_memory(exc):
         # The same batch on the same device runs out of memory again: retrying wastes GPU hours.
-        return "OutOfMemory", f"{step_name} ran out of memory ({first_line}); {OUT_OF_MEMORY_ADVICE[step_name]}", False
+        return "OutOfMemory", f"{step_name} ran out of memory ({first_line}); {OUT_OF_MEMORY_ADVICE.get(step_name, 'lower the batch size')}", False
     return (
         "Internal",
         f"{step_name} failed: {type(exc).__name__}: {first_line} (traceback on the step's stderr); "
@@ -138,6 +179,7 @@ def describe_failure(exc: BaseException, step_name: str) -> tuple[FailureKind, s
 
 def run_step(main: Callable[[], dict[str, Any]], step_name: str) -> NoReturn:
     """Runs a step's main, emits its result (exit 0) or one error event (exit 1)."""
+    connect()  # before the work: the orphan watchdog must run while the step does
     try:
         values = main()
     except Exception as exc:  # every failure must reach the activity as an error event

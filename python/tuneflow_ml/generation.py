@@ -1,13 +1,35 @@
 """Batched generation with model.generate (transformers 5 has no summarization pipeline), shared
-by evaluate, summarize and the MLflow pyfunc model."""
+by evaluate, summarize, the MLflow pyfunc model and `tuneflow summarize --text`.
+
+The fast path gives exactly what one `model.generate` call per text gives with the same
+parameters (python/tests/test_generation.py proves it on the tiny T5): T5's encoder masks padded
+keys, its relative position bias does not depend on the padded length, and beam search keeps
+each input's beams apart, so a batch changes only how much work is done at once.
+"""
 
 import os
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from . import events
 from .events import StepError
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Everything besides the model that decides a summary; written next to every summary."""
+
+    prefix: str
+    max_source_length: int
+    num_beams: int
+    max_new_tokens: int
+    min_new_tokens: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def device_name() -> str:
@@ -27,6 +49,79 @@ def load_model(model_dir: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel
     return tokenizer, model
 
 
+def generate_kwargs(tokenizer: PreTrainedTokenizerBase, params: GenerationParams) -> dict:
+    """The keyword arguments of `model.generate`, the same for the batched path and for a plain
+    one-at-a-time call (tests and the benchmark compare the two)."""
+    return dict(
+        num_beams=params.num_beams,
+        max_new_tokens=params.max_new_tokens,
+        min_new_tokens=params.min_new_tokens,
+        # Padding is never content: an undertrained model that "generates" it would decode to "".
+        suppress_tokens=[tokenizer.pad_token_id],
+    )
+
+
+def encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], params: GenerationParams) -> list[list[int]]:
+    """Token ids of prefix + text, truncated at max_source_length, unpadded."""
+    return tokenizer([params.prefix + t for t in texts], truncation=True, max_length=params.max_source_length)[
+        "input_ids"
+    ]
+
+
+def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Row indices grouped into batches of similar length, so padding (wasted encoder and
+    cross-attention work) stays small. The longest go first, so a batch that does not fit in
+    memory fails in the first seconds rather than at the end. Ties keep input order."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    # Some backends raise a plain RuntimeError that only says so.
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def generate_ids(
+    tokenizer: PreTrainedTokenizerBase,
+    model: PreTrainedModel,
+    input_ids: list[list[int]],
+    params: GenerationParams,
+    *,
+    batch_size: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Summaries of already-encoded inputs, in their order.
+
+    A batch that runs out of GPU memory is split in halves and retried (outputs do not depend on
+    the batch), so `batch_size` is a ceiling that adapts to the device rather than a guess that
+    fails a long run. `on_batch(n)` is called after each n inputs are done."""
+    kwargs = generate_kwargs(tokenizer, params)
+    summaries = [""] * len(input_ids)
+    pending = length_sorted_batches([len(ids) for ids in input_ids], batch_size)
+    with torch.inference_mode():
+        while pending:
+            rows = pending.pop(0)
+            # Padded to this batch's longest only; the attention mask hides the padding.
+            batch = tokenizer.pad({"input_ids": [input_ids[i] for i in rows]}, return_tensors="pt").to(model.device)
+            try:
+                output = model.generate(**batch, **kwargs)
+            except RuntimeError as exc:  # torch.OutOfMemoryError is one
+                if len(rows) == 1 or not _is_out_of_memory(exc):
+                    raise
+                del batch
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                half = len(rows) // 2
+                events.log(f"a batch of {len(rows)} ran out of memory; retrying it as {half} + {len(rows) - half}", "warning")
+                pending[:0] = [rows[:half], rows[half:]]
+                continue
+            for i, summary in zip(rows, tokenizer.batch_decode(output, skip_special_tokens=True)):
+                summaries[i] = summary.strip()
+            if on_batch is not None:
+                on_batch(len(rows))
+    return summaries
+
+
 def generate(
     tokenizer: PreTrainedTokenizerBase,
     model: PreTrainedModel,
@@ -40,28 +135,8 @@ def generate(
     min_new_tokens: int = 0,
     on_batch: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Summaries of `texts`, in their order. Batches hold inputs of similar length (less padding,
-    less wasted compute); the longest go first, so a batch that does not fit in memory fails in
-    the first seconds rather than at the end. `on_batch(n)` is called after each batch of n."""
+    """Summaries of `texts`, in their order (see generate_ids)."""
     if not texts:
         return []  # the tokenizer rejects an empty batch
-    input_ids = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_source_length)["input_ids"]
-    order = sorted(range(len(texts)), key=lambda i: len(input_ids[i]), reverse=True)
-    summaries = [""] * len(texts)
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            batch = tokenizer.pad({"input_ids": [input_ids[i] for i in rows]}, return_tensors="pt").to(model.device)
-            # Padding is never content: an undertrained model that "generates" it would decode to "".
-            output = model.generate(
-                **batch,
-                num_beams=num_beams,
-                max_new_tokens=max_new_tokens,
-                min_new_tokens=min_new_tokens,
-                suppress_tokens=[tokenizer.pad_token_id],
-            )
-            for i, summary in zip(rows, tokenizer.batch_decode(output, skip_special_tokens=True)):
-                summaries[i] = summary.strip()
-            if on_batch is not None:
-                on_batch(len(rows))
-    return summaries
+    params = GenerationParams(prefix, max_source_length, num_beams, max_new_tokens, min_new_tokens)
+    return generate_ids(tokenizer, model, encode(tokenizer, texts, params), params, batch_size=batch_size, on_batch=on_batch)

@@ -55,55 +55,16 @@ def resolve_bf16(setting: bool | str) -> bool:
     return bool(setting)
 
 
-def deepspeed_config(deepspeed: dict[str, Any]) -> dict[str, Any]:
-    """The seed's ZeRO-2 / ZeRO-3 configurations. No optimizer block, so that the Adafactor of the
-    training arguments applies; "auto" values are filled from the training arguments."""
-    if not torch.cuda.is_available():
-        raise StepError("InvalidConfig", "train.deepspeed needs CUDA GPUs and this host has none; set it to null")
-
-    def offload(enabled: bool) -> dict[str, Any]:
-        return {"device": "cpu", "pin_memory": True} if enabled else {"device": "none"}
-
-    zero: dict[str, Any] = {
-        "stage": deepspeed["stage"],
-        "offload_optimizer": offload(deepspeed["offloadOptimizer"]),
-        "overlap_comm": True,
-        "contiguous_gradients": True,
-    }
-    if deepspeed["stage"] == 3:
-        zero |= {
-            "offload_param": offload(deepspeed["offloadParam"]),
-            "sub_group_size": 1e9,
-            "reduce_bucket_size": "auto",
-            "stage3_prefetch_bucket_size": "auto",
-            "stage3_param_persistence_threshold": "auto",
-            "stage3_max_live_parameters": 1e9,
-            "stage3_max_reuse_distance": 1e9,
-            # save_model writes whole weights, not shards only DeepSpeed can read.
-            "stage3_gather_16bit_weights_on_model_save": True,
-        }
-    else:
-        zero |= {
-            "allgather_partitions": True,
-            "allgather_bucket_size": 2e8,
-            "reduce_scatter": True,
-            "reduce_bucket_size": 2e8,
-        }
-    return {
-        "fp16": {"enabled": False},
-        "bf16": {"enabled": "auto"},
-        "scheduler": {
-            "type": "WarmupLR",
-            "params": {"warmup_min_lr": "auto", "warmup_max_lr": "auto", "warmup_num_steps": "auto"},
-        },
-        "zero_optimization": zero,
-        "gradient_accumulation_steps": "auto",
-        "gradient_clipping": "auto",
-        "steps_per_print": 2000,
-        "train_batch_size": "auto",
-        "train_micro_batch_size_per_gpu": "auto",
-        "wall_clock_breakdown": False,
-    }
+def check_deepspeed_device(deepspeed: dict[str, Any] | None) -> None:
+    """DeepSpeed trains on CUDA GPUs, or on CPUs when asked for explicitly (DS_ACCELERATOR=cpu, the
+    gloo backend: tests and CPU clusters)."""
+    if deepspeed is None or torch.cuda.is_available() or os.environ.get("DS_ACCELERATOR") == "cpu":
+        return
+    raise StepError(
+        "InvalidConfig",
+        "train.deepspeed needs CUDA GPUs and this host has none; set train.deepspeed to null, "
+        "or DS_ACCELERATOR=cpu on the worker to run ZeRO on CPUs",
+    )
 
 
 def tokenize(
@@ -138,9 +99,11 @@ class Reporter(TrainerCallback):
     """Progress events, the latest-checkpoint pointer and per-step MLflow metrics (rank 0 only),
     and a last checkpoint when SIGTERM asks the step to stop."""
 
-    def __init__(self, output_dir: str, samples_per_step: int) -> None:
+    def __init__(self, output_dir: str, samples_per_step: int, checkpoint_every_minutes: float | None) -> None:
         self.output_dir = output_dir
         self.samples_per_step = samples_per_step
+        self.checkpoint_every_s = None if checkpoint_every_minutes is None else checkpoint_every_minutes * 60
+        self.last_save = time.monotonic()
         self.loss: float | None = None
         self.started = self.last_progress = time.monotonic()
         self.first_step = 0
@@ -154,13 +117,15 @@ class Reporter(TrainerCallback):
     def progress(self, state: TrainerState) -> None:
         elapsed = time.monotonic() - self.started
         steps = state.global_step - self.first_step  # this process's steps: a resumed run starts past 0
+        rate = steps / elapsed if steps and elapsed > 0 else None  # steps per second
         events.progress(
             "steps",
             state.global_step,
             state.max_steps,
             epoch=state.epoch,
             loss=self.loss,
-            samples_per_sec=steps * self.samples_per_step / elapsed if steps and elapsed > 0 else None,
+            samples_per_sec=rate * self.samples_per_step if rate else None,
+            eta_seconds=(state.max_steps - state.global_step) / rate if rate else None,
         )
         self.last_progress = time.monotonic()
 
@@ -172,6 +137,9 @@ class Reporter(TrainerCallback):
         if self.stop_requested:
             control.should_save = True
             control.should_training_stop = True
+        # Time-based checkpoints bound the work a lost worker costs when steps are slow (t5-11b).
+        if self.checkpoint_every_s is not None and time.monotonic() - self.last_save >= self.checkpoint_every_s:
+            control.should_save = True
         if time.monotonic() - self.last_progress >= PROGRESS_EVERY_S:
             self.progress(state)
 
@@ -188,11 +156,16 @@ class Reporter(TrainerCallback):
                 "grad_norm": logs.get("grad_norm"),
                 "epoch": state.epoch,
             }
-            mlflow.log_metrics({k: float(v) for k, v in step_metrics.items() if v is not None}, step=state.global_step)
+            # Queued, not sent inline: a slow or briefly unreachable MLflow server must not stall
+            # the training loop; main flushes the queue before the run's end.
+            mlflow.log_metrics(
+                {k: float(v) for k, v in step_metrics.items() if v is not None}, step=state.global_step, synchronous=False
+            )
 
     def on_save(self, args, state, control, **kwargs):
         # Called after the Trainer has written the whole checkpoint (weights, optimizer, scheduler,
         # RNG and trainer state) and rotated old ones out: only now may a retry resume from it.
+        self.last_save = time.monotonic()
         if not state.is_world_process_zero:
             return
         path = os.path.abspath(os.path.join(args.output_dir, f"checkpoint-{state.global_step}"))
@@ -219,7 +192,9 @@ def main() -> dict:
     if resume is not None:
         check_checkpoint(resume)
     bf16 = resolve_bf16(train["bf16"])
-    deepspeed = deepspeed_config(train["deepspeed"]) if train["deepspeed"] is not None else None
+    deepspeed = spec["deepspeedConfig"]
+    check_deepspeed_device(deepspeed)
+    distributed_on_cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = device_name()
     print(f"train: device {device}, bf16 {bf16}", file=sys.stderr)
     if train["numGpus"] > 1 and "WORLD_SIZE" not in os.environ:
@@ -256,17 +231,22 @@ def main() -> dict:
         bf16=bf16,
         activation_checkpointing=train["gradientCheckpointing"],  # gradient_checkpointing is its deprecated alias in v5
         deepspeed=deepspeed,
+        # Ranks on CPUs (DS_ACCELERATOR=cpu): accelerate's DeepSpeed path picks no backend there
+        # and every rank would train alone as rank 0; its CPU path joins them with gloo.
+        use_cpu=distributed_on_cpu,
+        ddp_backend="gloo" if distributed_on_cpu else None,
         save_strategy="steps",
         save_steps=train["checkpointEverySteps"],
         save_total_limit=train["keepCheckpoints"],
         logging_strategy="steps",
         logging_steps=train["loggingSteps"],
         seed=train["seed"],
+        train_sampling_strategy="group_by_length" if train["groupByLength"] else "random",
         report_to="none",  # MLflow is logged by Reporter, into the run the TypeScript side created
         disable_tqdm=True,  # progress events replace the bar
     )
     samples_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
-    reporter = Reporter(output_dir, samples_per_step)
+    reporter = Reporter(output_dir, samples_per_step, train["checkpointEveryMinutes"])
     trainer = Seq2SeqTrainer(
         model=model,
         args=args,
@@ -307,6 +287,7 @@ def main() -> dict:
         final = {k: v for k, v in output.metrics.items() if k not in ("train_loss", "epoch")}
         if train_loss is not None:
             final["train_loss_mean"] = train_loss
+        mlflow.flush_async_logging()
         mlflow.log_metrics(final, step=output.global_step)
         events.metrics(final, step=output.global_step)
 

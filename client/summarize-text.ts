@@ -1,0 +1,79 @@
+/**
+ * `tuneflow summarize --text "..."`: one summary from a model directory, with its latency, without
+ * Temporal (a person trying a model, or measuring the single-request path). Runs
+ * `python -m tuneflow_ml.summarize_text` through the same runner and event protocol as the steps.
+ */
+import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { loadConfigFile } from '../lib/config-file';
+import { parseConfig, type PipelineConfig } from '../lib/config';
+import { resolveFromRepo } from '../lib/artifacts';
+import { SummarizeTextResult, SummarizeTextSpec } from '../lib/steps';
+import { runPythonStep } from '../activities/python-runner';
+
+export interface SummarizeTextOptions {
+  text: string;
+  model?: string;
+  config?: string;
+  repeat: number;
+  json?: boolean;
+}
+
+/** The spec for one text: generation settings as a pipeline with `config` would summarize a product. */
+export function summarizeTextSpec(options: SummarizeTextOptions, config: PipelineConfig): SummarizeTextSpec {
+  const modelDir = resolveFromRepo(options.model ?? config.model.nameOrPath);
+  if (!existsSync(path.join(modelDir, 'config.json'))) {
+    const source = options.model ? `--model ${options.model}` : `model.nameOrPath ${config.model.nameOrPath}`;
+    throw new Error(
+      `${source}: ${modelDir} holds no model (no config.json); pass --model with a trained model directory ` +
+        '(a pipeline writes it under <storage.root>/<pipeline id>/train/model), or run `npm run demo` to build the demo model',
+    );
+  }
+  const parsed = SummarizeTextSpec.safeParse({
+    text: options.text,
+    modelDir,
+    generation: {
+      prefix: config.model.sourcePrefix,
+      maxSourceLength: config.model.maxSourceLength,
+      numBeams: config.summarize.numBeams,
+      minNewTokens: config.summarize.minNewTokens,
+      maxNewTokens: config.summarize.maxNewTokens,
+    },
+    repeat: options.repeat,
+  });
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`tuneflow summarize: ${issues}`);
+  }
+  return parsed.data;
+}
+
+export async function summarizeText(options: SummarizeTextOptions): Promise<void> {
+  const config = options.config ? await loadConfigFile(options.config) : parseConfig({});
+  const spec = summarizeTextSpec(options, config);
+  // The library's own output (weight-loading progress bars) is noise here; failures keep its tail.
+  process.env.TUNEFLOW_QUIET_PYTHON = '1';
+  const dir = await mkdtemp(path.join(tmpdir(), 'tuneflow-summarize-'));
+  try {
+    const result = SummarizeTextResult.parse(
+      await runPythonStep({ module: 'summarize_text', spec, specPath: path.join(dir, 'spec.json') }),
+    );
+    if (options.json) {
+      console.log(JSON.stringify({ ...result, modelDir: spec.modelDir, generation: spec.generation }, null, 2));
+      return;
+    }
+    const ms = (v: number) => `${v.toFixed(0)} ms`;
+    const { latencyMs } = result;
+    console.log(result.summary);
+    console.log(
+      `latency ${ms(latencyMs.first)}` +
+        (latencyMs.samples > 1 ? `, p50 ${ms(latencyMs.p50)} / p95 ${ms(latencyMs.p95)} over ${latencyMs.samples} calls` : '') +
+        ` on ${result.device} (model load ${ms(result.loadMs)}; ${spec.generation.numBeams} beams, ` +
+        `${spec.generation.minNewTokens}-${spec.generation.maxNewTokens} new tokens)`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The register activity on the real MLflow server: the champion gate moves the `champion` alias
+ * only for a better model, tags say why, a retried attempt makes no second version, and the
+ * version and run carry their lineage. Each test uses its own registered model name.
+ */
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { register, REGISTER_TAGS } from '../../activities/register';
+import { PipelineConfig } from '../../lib/config';
+import { MlflowClient } from '../../lib/mlflow';
+import type { ChampionScore, RegisterInput } from '../../lib/steps';
+import { MLFLOW_URI, tempDir } from '../helpers/environment';
+
+const EXPERIMENT = 'tuneflow-tests';
+const mlflow = new MlflowClient(MLFLOW_URI);
+let experimentId: string;
+let datasets: RegisterInput['datasets'];
+
+beforeAll(async () => {
+  experimentId = await mlflow.ensureExperiment(EXPERIMENT);
+  // register only fingerprints the split's files, so any bytes stand in for Parquet.
+  const dir = await tempDir('champion-gate');
+  datasets = { train: { path: path.join(dir, 'train.parquet'), rows: 9 }, validation: { path: path.join(dir, 'validation.parquet'), rows: 1 } };
+  await writeFile(datasets.train.path, 'train rows');
+  await writeFile(datasets.validation.path, 'validation rows');
+});
+
+function uniqueName(what: string): string {
+  return `gate-${what}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A run with an MLflow 3 logged model (metadata only: register never reads the weights). */
+async function trainedModel(): Promise<{ mlflowRunId: string; modelUri: string }> {
+  const run = await mlflow.createRun(experimentId, 'champion-gate-test', {});
+  const response = await fetch(`${MLFLOW_URI}/api/2.0/mlflow/logged-models`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ experiment_id: experimentId, name: 'model', source_run_id: run.info.run_id }),
+  });
+  if (!response.ok) throw new Error(`creating a logged model failed: HTTP ${response.status} ${await response.text()}`);
+  const { model } = (await response.json()) as { model: { info: { model_id: string } } };
+  return { mlflowRunId: run.info.run_id, modelUri: `models:/${model.info.model_id}` };
+}
+
+function scores(rougeL: number) {
+  return { rouge1: rougeL + 0.1, rouge2: rougeL - 0.1, rougeL, rougeLsum: rougeL };
+}
+
+async function pipelineInput(
+  modelName: string,
+  rougeL: number,
+  champion: ChampionScore | null,
+  options: { minDelta?: number; review?: NonNullable<RegisterInput['gate']>['review'] } = {},
+): Promise<RegisterInput> {
+  const workflowId = uniqueName('workflow');
+  return {
+    pipelineId: workflowId,
+    config: PipelineConfig.parse({
+      register: { modelName, minDelta: options.minDelta ?? 0 },
+      mlflow: { trackingUri: MLFLOW_URI, experiment: EXPERIMENT },
+    }),
+    workflowId,
+    workflowRunId: `run-of-${workflowId}`,
+    ...(await trainedModel()),
+    rouge: scores(rougeL),
+    datasets,
+    gate: { champion, review: options.review ?? null },
+  };
+}
+
+async function versionTags(name: string, version: string): Promise<Record<string, string>> {
+  const mv = await mlflow.getModelVersion(name, version);
+  return Object.fromEntries(mv.tags.map((t) => [t.key, t.value]));
+}
+
+const championOf = (version: string, rougeL: number): ChampionScore => ({ version, rouge: scores(rougeL) });
+
+test('first version becomes champion; a worse one challenger; a better one takes the alias', async () => {
+  const name = uniqueName('sequence');
+
+  const first = await register(await pipelineInput(name, 0.3, null));
+  expect(first.gate).toEqual(expect.objectContaining({ alias: 'champion', decidedBy: 'rule', champion: null, delta: null }));
+  expect(await mlflow.aliasVersion(name, 'champion')).toBe(first.version);
+
+  const second = await register(await pipelineInput(name, 0.25, championOf(first.version, 0.3)));
+  expect(second.gate?.alias).toBe('challenger');
+  expect(second.gate?.reason).toContain('does not beat the champion');
+  expect(second.gate?.delta).toBeCloseTo(-0.05, 6);
+  expect(await mlflow.aliasVersion(name, 'champion')).toBe(first.version);
+  expect(await mlflow.aliasVersion(name, 'challenger')).toBe(second.version);
+  expect(await versionTags(name, second.version)).toEqual(
+    expect.objectContaining({
+      [REGISTER_TAGS.decision]: 'challenger',
+      [REGISTER_TAGS.decidedBy]: 'rule',
+      [REGISTER_TAGS.rougeL]: '0.2500',
+      [REGISTER_TAGS.championRougeL]: '0.3000',
+      [REGISTER_TAGS.championVersion]: first.version,
+      [REGISTER_TAGS.delta]: '-0.0500',
+    }),
+  );
+
+  const third = await register(await pipelineInput(name, 0.35, championOf(first.version, 0.3)));
+  expect(third.gate?.alias).toBe('champion');
+  expect(await mlflow.aliasVersion(name, 'champion')).toBe(third.version);
+  expect((await versionTags(name, third.version))[REGISTER_TAGS.decision]).toBe('champion');
+
+  // register.minDelta: better by less than the margin is not enough.
+  const fourth = await register(await pipelineInput(name, 0.36, championOf(third.version, 0.35), { minDelta: 0.05 }));
+  expect(fourth.gate?.alias).toBe('challenger');
+  expect(await mlflow.aliasVersion(name, 'champion')).toBe(third.version);
+});
+
+test('a person decides a borderline case; a champion that moved after evaluate is never replaced unchecked', async () => {
+  const name = uniqueName('review');
+  const first = await register(await pipelineInput(name, 0.3, null));
+
+  const promoted = await register(
+    await pipelineInput(name, 0.29, championOf(first.version, 0.3), { review: { decision: 'promote', decidedBy: 'signal' } }),
+  );
+  expect(promoted.gate).toEqual(expect.objectContaining({ alias: 'champion', decidedBy: 'signal' }));
+  expect(await mlflow.aliasVersion(name, 'champion')).toBe(promoted.version);
+  expect((await versionTags(name, promoted.version))[REGISTER_TAGS.decidedBy]).toBe('signal');
+
+  // Scored against v1, but v2 is champion now: much better than v1 proves nothing about v2.
+  const stale = await register(await pipelineInput(name, 0.9, championOf(first.version, 0.3)));
+  expect(stale.gate?.alias).toBe('challenger');
+  expect(stale.gate?.reason).toContain(`moved from v${first.version} to v${promoted.version}`);
+  expect(await mlflow.aliasVersion(name, 'champion')).toBe(promoted.version);
+});
+
+test('register run twice with the same input makes one version, tagged with its lineage', async () => {
+  const name = uniqueName('idempotent');
+  const input = await pipelineInput(name, 0.3, null);
+
+  const first = await register(input);
+  const retried = await register(input);
+  expect(first.created).toBe(true);
+  expect(retried).toEqual({ ...first, created: false });
+  expect(await mlflow.searchModelVersions(`name = '${name}'`)).toHaveLength(1);
+
+  const lineage = {
+    [REGISTER_TAGS.workflowId]: input.workflowId,
+    [REGISTER_TAGS.workflowRunId]: input.workflowRunId,
+    [REGISTER_TAGS.mlflowRunId]: input.mlflowRunId,
+    [REGISTER_TAGS.baseModel]: input.config.model.nameOrPath,
+    [REGISTER_TAGS.configHash]: expect.stringMatching(/^[0-9a-f]{64}$/),
+    [REGISTER_TAGS.gitSha]: expect.stringMatching(/^([0-9a-f]{40}|unknown)$/),
+    [REGISTER_TAGS.temporalUrl]: expect.stringContaining(`/workflows/${input.workflowId}/${input.workflowRunId}`),
+  };
+  expect(await versionTags(name, first.version)).toEqual(expect.objectContaining(lineage));
+  const run = await mlflow.getRun(input.mlflowRunId);
+  expect(Object.fromEntries(run.data.tags.map((t) => [t.key, t.value]))).toEqual(expect.objectContaining(lineage));
+  // The split's files as dataset inputs, fingerprinted by content; the retry added none.
+  const inputs = run.inputs.dataset_inputs.map((i) => ({ context: i.tags.find((t) => t.key === 'mlflow.data.context')?.value, ...i.dataset }));
+  expect(inputs).toHaveLength(2);
+  expect(inputs).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ context: 'training', name: `${input.pipelineId}-train`, digest: createHash('sha256').update('train rows').digest('hex').slice(0, 32) }),
+      expect.objectContaining({ context: 'validation', source: JSON.stringify({ uri: datasets.validation.path }) }),
+    ]),
+  );
+});
+
+test('a version registered without the gate (a workflow from before it) moves no alias', async () => {
+  const name = uniqueName('legacy');
+  const { gate: _omitted, ...legacy } = await pipelineInput(name, 0.3, null);
+  const result = await register(legacy);
+  expect(result.gate).toBeNull();
+  expect(await mlflow.aliasVersion(name, 'champion')).toBeNull();
+});

@@ -1,0 +1,102 @@
+/**
+ * DeepSpeed ZeRO-2 and ZeRO-3 (with parameter and optimizer offload) for real, on CPUs: the
+ * train activity starts the DeepSpeed launcher with two ranks (DS_ACCELERATOR=cpu, gloo), exactly
+ * the path a GPU host takes. Each stage is killed after its first checkpoint and resumed from it:
+ * the DeepSpeed checkpoint (partitioned optimizer states per rank) saves and loads.
+ */
+import * as path from 'node:path';
+import { readFile, readdir } from 'node:fs/promises';
+import { execa } from 'execa';
+import { train } from '../../activities/train';
+import { parseConfig } from '../../lib/config';
+import { TrainResult, type TrainInput } from '../../lib/steps';
+import { MLFLOW_URI, demoFixture, tempDir } from '../helpers/environment';
+
+let workDir: string;
+let fixture: { data: string; model: string };
+let splitDir: string;
+
+beforeAll(async () => {
+  workDir = await tempDir('deepspeed');
+  fixture = await demoFixture(workDir, 400, 10);
+  // train.parquet / validation.parquet in the split step's format, from the generated reviews.
+  splitDir = path.join(workDir, 'split');
+  const script = `
+import sys, pyarrow as pa, pyarrow.parquet as pq
+texts = [f"the lens is sharp and the battery lasts {i} days. would buy again." for i in range(160)]
+heads = [f"sharp lens {i % 7}" for i in range(160)]
+import os; os.makedirs(sys.argv[1], exist_ok=True)
+pq.write_table(pa.table({"text": texts[:144], "summary": heads[:144]}), sys.argv[1] + "/train.parquet")
+pq.write_table(pa.table({"text": texts[144:], "summary": heads[144:]}), sys.argv[1] + "/validation.parquet")
+`;
+  await execa(path.join(__dirname, '..', '..', '.venv', 'bin', 'python'), ['-c', script, splitDir]);
+  process.env.DS_ACCELERATOR = 'cpu';
+  process.env.TUNEFLOW_QUIET_PYTHON = '1';
+});
+
+afterAll(() => {
+  delete process.env.DS_ACCELERATOR;
+  delete process.env.TUNEFLOW_QUIET_PYTHON;
+});
+
+function trainInput(stage: 2 | 3): TrainInput {
+  const config = parseConfig({
+    name: `zero${stage}-cpu`,
+    model: { nameOrPath: fixture.model, maxSourceLength: 64, maxTargetLength: 16 },
+    train: {
+      epochs: 1,
+      maxSteps: 24,
+      perDeviceTrainBatchSize: 4,
+      checkpointEverySteps: 4,
+      loggingSteps: 2,
+      numGpus: 2,
+      deepspeed: { stage, offloadOptimizer: stage === 3, offloadParam: stage === 3 },
+    },
+    storage: { root: path.join(workDir, 'runs') },
+    mlflow: { trackingUri: MLFLOW_URI, experiment: 'tuneflow-tests' },
+  });
+  return {
+    pipelineId: `zero${stage}-${Date.now()}`,
+    config,
+    trainPath: path.join(splitDir, 'train.parquet'),
+    validationPath: path.join(splitDir, 'validation.parquet'),
+  };
+}
+
+async function waitForPointer(file: string): Promise<{ checkpoint: string; globalStep: number }> {
+  for (let i = 0; i < 3000; i++) {
+    try {
+      return JSON.parse(await readFile(file, 'utf8'));
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`no checkpoint pointer at ${file}`);
+}
+
+test.each([2, 3] as const)('ZeRO-%i on two CPU ranks: killed after a checkpoint, resumed from it', async (stage) => {
+  const input = trainInput(stage);
+  const trainDir = path.join(workDir, 'runs', input.pipelineId, 'train');
+
+  // Attempt 1: SIGKILL the launcher and both ranks once the first checkpoint is complete.
+  const attempt1 = train(input).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  const pointer = await waitForPointer(path.join(trainDir, 'latest-checkpoint.json'));
+  await execa('pkill', ['-KILL', '-f', path.join(trainDir, 'spec.json')], { reject: false });
+  expect(await attempt1).toEqual(expect.objectContaining({ type: 'PythonStepCrashed' }));
+
+  // The DeepSpeed checkpoint: one partition of the optimizer states per rank.
+  const stateFiles = await readdir(path.join(pointer.checkpoint, `global_step${pointer.globalStep}`));
+  expect(stateFiles.filter((f) => f.endsWith('optim_states.pt'))).toHaveLength(2);
+
+  // Attempt 2 (a retry): resumes from the pointer, continues the step count to the planned total.
+  const result = TrainResult.parse(await train(input));
+  expect(result.resumedFrom).not.toBeNull();
+  const resumedStep = Number(/checkpoint-(\d+)$/.exec(result.resumedFrom!)![1]);
+  expect(resumedStep).toBeGreaterThanOrEqual(pointer.globalStep);
+  expect(result.globalStep).toBe(24);
+  // The consolidated model loads without DeepSpeed (ZeRO-3 gathers its 16-bit weights on save).
+  expect(await readdir(result.modelDir)).toEqual(expect.arrayContaining(['config.json', 'model.safetensors']));
+});
