@@ -4,6 +4,12 @@ a last checkpoint on SIGTERM."""
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
 
 import mlflow
 import pytest
@@ -128,3 +134,77 @@ def test_bf16_setting():
     with pytest.raises(StepError) as error:
         resolve_bf16(True)
     assert error.value.kind == "InvalidConfig" and "train.bf16" in error.value.message
+
+
+class MlflowServer:
+    """A real `mlflow server` (SQLite backed) on a free loopback port, stoppable mid-test."""
+
+    def __init__(self, root):
+        self.root = root
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{self.root}/mlflow.db",
+             "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.uri}/health", timeout=2)
+                return
+            except OSError:
+                assert self.process.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.5)
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def test_training_goes_on_while_mlflow_is_briefly_down(dataset, tiny_model, tmp_path):
+    server = MlflowServer(tmp_path)
+    server.start()
+    try:
+        client = mlflow.MlflowClient(server.uri)
+        run_id = client.create_run(client.create_experiment("outage")).info.run_id
+        config = small_config(tiny_model, server.uri)
+        config["train"] |= {"maxSteps": 60, "perDeviceTrainBatchSize": 4, "checkpointEverySteps": 30, "loggingSteps": 2}
+        spec = {
+            "pipelineId": "outage",
+            "config": config,
+            "trainPath": dataset["train"],
+            "validationPath": dataset["validation"],
+            "outputDir": str(tmp_path / "out"),
+            "mlflowRunId": run_id,
+            "resumeFromCheckpoint": None,
+            "deepspeedConfig": None,
+        }
+        outage = {"restart": None, "stepsWhileDown": []}
+
+        def take_mlflow_down_for_a_while(event):
+            # At the first progress event MLflow dies; it comes back 10 s later, while steps go on.
+            if event["event"] == "progress" and outage["restart"] is None:
+                server.stop()
+                outage["restart"] = threading.Timer(10, server.start)
+                outage["restart"].start()
+            elif event["event"] == "progress" and outage["restart"].is_alive():
+                outage["stepsWhileDown"].append(event["step"])
+            return False
+
+        finished = run_step("train", spec, tmp_path / "run", stop_when=take_mlflow_down_for_a_while)
+        outage["restart"].join()
+        result = finished.result()
+        assert result["globalStep"] == 60
+        assert outage["stepsWhileDown"], "no training step was reported while MLflow was down"
+        # The per-step metrics queued during the outage reached the run once MLflow was back.
+        steps = {m.step for m in mlflow.MlflowClient(server.uri).get_metric_history(run_id, "train_loss")}
+        assert set(range(2, 61, 2)) <= steps
+    finally:
+        server.stop()
