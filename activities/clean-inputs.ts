@@ -118,8 +118,19 @@ async function describe(path: string, name: string, configured: DataConfig['form
 const INPUT_HINT =
   'Check data.input: a file, a folder or a glob (a relative path resolves against the repository root); for the demo run `bin/ts-run scripts/generate-reviews.ts --out data/demo/camera_reviews.tsv.gz`';
 
-/** Resolves `data.input` to its files, sorted by path (the order that decides which duplicate is kept). */
+/**
+ * Resolves `data.input` to its files, sorted by path (the order that decides which duplicate is
+ * kept); with `data.select: newest`, to the most recently modified one.
+ */
 export async function resolveInput(data: DataConfig): Promise<ResolvedInput> {
+  const resolved = await resolveAllInputs(data);
+  if (data.select === 'all' || resolved.files.length <= 1) return resolved;
+  // Ties (same mtime) go to the last path: data drops are usually named by date.
+  const newest = resolved.files.reduce((best, file) => (file.mtime >= best.mtime ? file : best));
+  return { ...resolved, files: [newest] };
+}
+
+async function resolveAllInputs(data: DataConfig): Promise<ResolvedInput> {
   const input = resolveFromRepo(data.input);
   if (GLOB_CHARS.test(input)) {
     const segments = input.split('/');

@@ -1070,7 +1070,8 @@ export async function clean(input: StepInput, hooks: CleanHooks = {}): Promise<C
         {
           step: 'clean',
           pipelineId: input.pipelineId,
-          input: files.length === 1 ? reports[0] : { pattern: data.input, files: reports, skipped },
+          // `newest` keeps the pattern next to the file it chose, so the manifest says what was picked from what.
+          input: files.length === 1 && data.select === 'all' ? reports[0] : { pattern: data.input, select: data.select, files: reports, skipped },
           configHash: configHash(data),
           config: data,
           counts,

@@ -18,7 +18,8 @@ export async function evaluate(rawInput: EvaluateInput): Promise<EvaluateResult>
   return EvaluateResult.parse(result);
 }
 
-async function currentChampion(trackingUri: string, modelName: string): Promise<ChampionRef | null> {
+/** The version holding the `champion` alias now, pinned as `models:/<name>/<version>`; null if none. */
+export async function currentChampion(trackingUri: string, modelName: string): Promise<ChampionRef | null> {
   const version = await new MlflowClient(trackingUri).aliasVersion(modelName, GATE_ALIASES.champion);
   return version === null ? null : { version, modelUri: `models:/${modelName}/${version}` };
 }

@@ -10,10 +10,11 @@ import * as path from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
-import { TrainInput, TrainResult, TrainSpec } from '../lib/steps';
-import { ensureStepDir } from '../lib/artifacts';
+import { ChampionRef, TrainInput, TrainResult, TrainSpec } from '../lib/steps';
+import { ensureStepDir, writeFileAtomic } from '../lib/artifacts';
 import { MlflowClient } from '../lib/mlflow';
 import { deepSpeedConfig } from '../lib/deepspeed';
+import { currentChampion } from './evaluate';
 import { freePort, runPythonStep, type Launch, type StepHeartbeat } from './python-runner';
 
 const LatestCheckpoint = z.object({ checkpoint: z.string(), globalStep: z.number().int().nonnegative() });
@@ -22,7 +23,8 @@ type LatestCheckpoint = z.infer<typeof LatestCheckpoint>;
 export async function train(rawInput: TrainInput): Promise<TrainResult> {
   const input = TrainInput.parse(rawInput);
   const outputDir = await ensureStepDir(input.config, input.pipelineId, 'train');
-  const mlflowRunId = await ensurePipelineRun(input);
+  const startFrom = await pinnedStart(input, outputDir);
+  const mlflowRunId = await ensurePipelineRun(input, startFrom);
   const resumeFrom = await latestCompleteCheckpoint(outputDir, heartbeatCheckpoint());
 
   const spec: TrainSpec = {
@@ -31,6 +33,7 @@ export async function train(rawInput: TrainInput): Promise<TrainResult> {
     mlflowRunId,
     resumeFromCheckpoint: resumeFrom?.checkpoint ?? null,
     deepspeedConfig: deepSpeedConfig(input.config.train),
+    startFrom,
   };
   const result = await runPythonStep({
     module: 'train',
@@ -49,8 +52,27 @@ async function trainLaunch(train: TrainInput['config']['train']): Promise<Launch
   return { kind: 'deepspeed', numGpus: Math.max(train.numGpus, 1), hostfile: train.hostfile, masterPort: await freePort() };
 }
 
+const StartModel = z.object({ startFrom: ChampionRef.nullable() });
+
+/**
+ * With model.startFrom `champion`, the champion when the first attempt ran, recorded under the
+ * step's folder: a retry starts from the same weights even if the alias has moved since.
+ */
+async function pinnedStart(input: TrainInput, outputDir: string): Promise<ChampionRef | null> {
+  if (input.config.model.startFrom === 'base') return null;
+  const record = path.join(outputDir, 'start-model.json');
+  try {
+    return StartModel.parse(JSON.parse(await readFile(record, 'utf8'))).startFrom;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const startFrom = await currentChampion(input.config.mlflow.trackingUri, input.config.register.modelName);
+  await writeFileAtomic(record, JSON.stringify({ startFrom } satisfies z.infer<typeof StartModel>));
+  return startFrom;
+}
+
 /** The pipeline's one MLflow run: created by the first attempt, found again by every retry. */
-export async function ensurePipelineRun(input: TrainInput): Promise<string> {
+async function ensurePipelineRun(input: TrainInput, startFrom: ChampionRef | null): Promise<string> {
   const mlflow = new MlflowClient(input.config.mlflow.trackingUri);
   const experimentId = await mlflow.ensureExperiment(input.config.mlflow.experiment);
   const [existing] = await mlflow.searchRuns([experimentId], `tags.\`tuneflow.pipeline_id\` = '${input.pipelineId}'`, 1);
@@ -58,6 +80,7 @@ export async function ensurePipelineRun(input: TrainInput): Promise<string> {
   const run = await mlflow.createRun(experimentId, input.pipelineId, {
     'tuneflow.pipeline_id': input.pipelineId,
     'tuneflow.base_model': input.config.model.nameOrPath,
+    'tuneflow.start_model': startFrom?.modelUri ?? input.config.model.nameOrPath,
     'tuneflow.config_name': input.config.name,
   });
   return run.info.run_id;

@@ -40,6 +40,11 @@ export const DataConfig = z
      * resolve against the repository root.
      */
     input: z.string().min(1).default('data/demo/camera_reviews.tsv.gz'),
+    /**
+     * With a folder or a glob: `all` cleans every file; `newest` only the most recently modified
+     * one, so a scheduled run takes the latest data drop.
+     */
+    select: z.enum(['all', 'newest']).default('all'),
     /** `auto` tells each file's format from its name. */
     format: z.enum(['auto', 'amazon-tsv', 'csv', 'jsonl', 'parquet']).default('auto'),
     columns: ColumnMapping.default({}),
@@ -85,6 +90,12 @@ export const ModelConfig = z
   .object({
     /** A hub name (`t5-small`) or a local directory that `from_pretrained` loads. */
     nameOrPath: z.string().min(1).default('state/models/tiny-t5'),
+    /**
+     * `champion`: train from the registered model's current champion (scheduled retraining on new
+     * data), or from nameOrPath while there is none; `base`: always from nameOrPath. nameOrPath's
+     * architecture is what `tuneflow plan` sizes, so keep it the champion's.
+     */
+    startFrom: z.enum(['base', 'champion']).default('base'),
     sourcePrefix: z.string().default('summarize: '),
     maxSourceLength: positiveInt.default(512),
     maxTargetLength: positiveInt.default(64),

@@ -61,6 +61,14 @@ export type SplitResult = z.infer<typeof SplitResult>;
 export const TrainInput = StepInput.extend({ trainPath: path, validationPath: path });
 export type TrainInput = z.infer<typeof TrainInput>;
 
+/** A registered version holding the `champion` alias, as evaluate (and train, with model.startFrom) found it. */
+export const ChampionRef = z.object({
+  version: z.string().min(1),
+  /** `models:/<name>/<version>`: pinned, so a concurrent alias move cannot swap it mid-step. */
+  modelUri: z.string().min(1),
+});
+export type ChampionRef = z.infer<typeof ChampionRef>;
+
 /** Written by the activity as `train/spec.json` for `python -m tuneflow_ml.train`. */
 export const TrainSpec = TrainInput.extend({
   outputDir: path,
@@ -69,6 +77,8 @@ export const TrainSpec = TrainInput.extend({
   resumeFromCheckpoint: path.nullable(),
   /** The DeepSpeed config (lib/deepspeed.ts), or null to train without DeepSpeed. */
   deepspeedConfig: z.record(z.string(), z.unknown()).nullable(),
+  /** The champion to start from (model.startFrom), pinned by the first attempt; null: model.nameOrPath. */
+  startFrom: ChampionRef.nullable(),
 });
 export type TrainSpec = z.infer<typeof TrainSpec>;
 
@@ -124,13 +134,6 @@ export const EvaluateInput = StepInput.extend({
 });
 export type EvaluateInput = z.infer<typeof EvaluateInput>;
 
-/** The registered version holding the `champion` alias when evaluate started. */
-export const ChampionRef = z.object({
-  version: z.string().min(1),
-  /** `models:/<name>/<version>`: pinned, so a concurrent alias move cannot swap it mid-step. */
-  modelUri: z.string().min(1),
-});
-export type ChampionRef = z.infer<typeof ChampionRef>;
 
 export const EvaluateSpec = EvaluateInput.extend({
   outputDir: path,

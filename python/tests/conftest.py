@@ -200,5 +200,6 @@ def trained(dataset, tiny_model, mlflow_uri, tmp_path_factory) -> tuple[dict[str
         "mlflowRunId": new_run(mlflow_uri),
         "resumeFromCheckpoint": None,
         "deepspeedConfig": None,
+        "startFrom": None,
     }
     return spec, run_step("train", spec, workdir)

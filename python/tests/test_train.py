@@ -16,6 +16,7 @@ import pytest
 
 from conftest import new_run, run_step, small_config
 from tuneflow_ml.events import StepError
+from tuneflow_ml.pyfunc_model import download_model_dir
 from tuneflow_ml.train import resolve_bf16
 
 
@@ -80,6 +81,7 @@ def test_resume_after_kill_continues_the_step_count(dataset, tiny_model, mlflow_
         "mlflowRunId": new_run(mlflow_uri),
         "resumeFromCheckpoint": None,
         "deepspeedConfig": None,
+        "startFrom": None,
     }
     pointer_path = tmp_path / "out" / "latest-checkpoint.json"
 
@@ -185,6 +187,7 @@ def test_training_goes_on_while_mlflow_is_briefly_down(dataset, tiny_model, tmp_
             "mlflowRunId": run_id,
             "resumeFromCheckpoint": None,
             "deepspeedConfig": None,
+            "startFrom": None,
         }
         outage = {"restart": None, "stepsWhileDown": []}
 
@@ -208,3 +211,22 @@ def test_training_goes_on_while_mlflow_is_briefly_down(dataset, tiny_model, tmp_
         assert set(range(2, 61, 2)) <= steps
     finally:
         server.stop()
+
+
+def test_a_registered_model_downloads_as_the_directory_it_was_trained_into(trained, mlflow_uri, tmp_path):
+    spec, run = trained
+    mlflow.set_tracking_uri(mlflow_uri)
+    version = mlflow.register_model(run.result()["modelUri"], "download-test")
+    destination = tmp_path / "start-model"
+    model_dir = download_model_dir(mlflow_uri, f"models:/download-test/{version.version}", str(destination))
+    trained_dir = run.result()["modelDir"]
+    assert sorted(os.listdir(model_dir)) == sorted(os.listdir(trained_dir))
+    with open(os.path.join(model_dir, "model.safetensors"), "rb") as got, open(
+        os.path.join(trained_dir, "model.safetensors"), "rb"
+    ) as want:
+        assert got.read() == want.read()
+    # A second call (another rank, a retried attempt) reuses the finished download.
+    marker = destination / "reused"
+    marker.write_text("")
+    assert download_model_dir(mlflow_uri, "models:/download-test/1", str(destination)) == model_dir
+    assert marker.exists()

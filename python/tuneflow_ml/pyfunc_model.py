@@ -7,6 +7,8 @@ In Python, predict also takes a one-column dataframe (a "text" column).
 """
 
 import os
+import shutil
+import tempfile
 from importlib.metadata import version
 from typing import Any
 
@@ -65,3 +67,22 @@ def log_model(model_dir: str, config: dict) -> mlflow.models.model.ModelInfo:
             for name in ("torch", "transformers", "tokenizers", "sentencepiece")
         ],
     )
+
+
+def download_model_dir(tracking_uri: str, model_uri: str, destination: str) -> str:
+    """The Hugging Face model directory inside a model logged by log_model (its "model"
+    artifact), downloaded to `destination` once. Every rank of a distributed launch may call
+    this: each downloads into a private folder and the first rename wins, so a half-written
+    download is never read and a retried attempt reuses the finished one."""
+    if not os.path.isdir(destination):
+        parent = os.path.dirname(os.path.abspath(destination))
+        os.makedirs(parent, exist_ok=True)
+        private = tempfile.mkdtemp(prefix=".download-", dir=parent)
+        mlflow.set_tracking_uri(tracking_uri)  # models:/<name>/<version> resolves in its registry
+        mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=private)
+        try:
+            os.rename(private, destination)
+        except OSError:  # another rank's rename won
+            shutil.rmtree(private)
+    flavor = mlflow.models.Model.load(destination).flavors["python_function"]
+    return os.path.join(destination, flavor["artifacts"]["model"]["path"])

@@ -35,7 +35,7 @@ from . import events
 from .data import parquet_rows, read_columns, write_json
 from .events import StepError
 from .generation import device_name
-from .pyfunc_model import log_model
+from .pyfunc_model import download_model_dir, log_model
 from .spec import load_spec
 
 # Progress events double as the activity's heartbeats: one at least this often while steps run.
@@ -208,6 +208,13 @@ def main() -> dict:
     rows = read_columns(spec["trainPath"], ["text", "summary"])
     validation_rows = parquet_rows(spec["validationPath"])
     name = config["model"]["nameOrPath"]
+    if spec["startFrom"] is not None:
+        # Retraining from the champion: its weights and tokenizer, not the base model's.
+        start = spec["startFrom"]
+        events.log(f"starting from {start['modelUri']} (the champion) instead of {name}")
+        name = download_model_dir(
+            config["mlflow"]["trackingUri"], start["modelUri"], os.path.join(output_dir, f"start-model-v{start['version']}")
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
         model = AutoModelForSeq2SeqLM.from_pretrained(name)

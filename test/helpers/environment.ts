@@ -42,6 +42,20 @@ export async function demoFixture(dir: string, rows: number, products: number): 
   return { data, model };
 }
 
+/** train.parquet / validation.parquet in the split step's format (144 / 16 rows), under `dir`. */
+export async function splitFixture(dir: string): Promise<{ trainPath: string; validationPath: string }> {
+  const script = `
+import sys, os, pyarrow as pa, pyarrow.parquet as pq
+texts = [f"the lens is sharp and the battery lasts {i} days. would buy again." for i in range(160)]
+heads = [f"sharp lens {i % 7}" for i in range(160)]
+os.makedirs(sys.argv[1], exist_ok=True)
+pq.write_table(pa.table({"text": texts[:144], "summary": heads[:144]}), sys.argv[1] + "/train.parquet")
+pq.write_table(pa.table({"text": texts[144:], "summary": heads[144:]}), sys.argv[1] + "/validation.parquet")
+`;
+  await execa(pythonExecutable(), ['-c', script, dir]);
+  return { trainPath: path.join(dir, 'train.parquet'), validationPath: path.join(dir, 'validation.parquet') };
+}
+
 /** Logs config.model.nameOrPath as train logs models, registers it and gives it the champion alias. */
 export async function registerChampion(config: PipelineConfig): Promise<string> {
   const script = [

@@ -10,26 +10,16 @@ import { execa } from 'execa';
 import { train } from '../../activities/train';
 import { parseConfig } from '../../lib/config';
 import { TrainResult, type TrainInput } from '../../lib/steps';
-import { MLFLOW_URI, demoFixture, tempDir } from '../helpers/environment';
+import { MLFLOW_URI, demoFixture, splitFixture, tempDir } from '../helpers/environment';
 
 let workDir: string;
 let fixture: { data: string; model: string };
-let splitDir: string;
+let split: { trainPath: string; validationPath: string };
 
 beforeAll(async () => {
   workDir = await tempDir('deepspeed');
   fixture = await demoFixture(workDir, 400, 10);
-  // train.parquet / validation.parquet in the split step's format, from the generated reviews.
-  splitDir = path.join(workDir, 'split');
-  const script = `
-import sys, pyarrow as pa, pyarrow.parquet as pq
-texts = [f"the lens is sharp and the battery lasts {i} days. would buy again." for i in range(160)]
-heads = [f"sharp lens {i % 7}" for i in range(160)]
-import os; os.makedirs(sys.argv[1], exist_ok=True)
-pq.write_table(pa.table({"text": texts[:144], "summary": heads[:144]}), sys.argv[1] + "/train.parquet")
-pq.write_table(pa.table({"text": texts[144:], "summary": heads[144:]}), sys.argv[1] + "/validation.parquet")
-`;
-  await execa(path.join(__dirname, '..', '..', '.venv', 'bin', 'python'), ['-c', script, splitDir]);
+  split = await splitFixture(path.join(workDir, 'split'));
   process.env.DS_ACCELERATOR = 'cpu';
   process.env.TUNEFLOW_QUIET_PYTHON = '1';
 });
@@ -58,8 +48,7 @@ function trainInput(stage: 2 | 3): TrainInput {
   return {
     pipelineId: `zero${stage}-${Date.now()}`,
     config,
-    trainPath: path.join(splitDir, 'train.parquet'),
-    validationPath: path.join(splitDir, 'validation.parquet'),
+    ...split,
   };
 }
 

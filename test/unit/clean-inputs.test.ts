@@ -3,7 +3,7 @@
  * folders and globs of many files, sampling that does not depend on how the rows are sharded,
  * dedupe by review id, minimum lengths, the row equation, and split by product.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -188,6 +188,20 @@ describe('many files: folders and globs', () => {
     const result = await clean(stepInput(join(dir, 'seven', '**', 'part-[0-3].tsv*')));
     const expected = shards.slice(0, 4).flat().map((review) => review.id);
     expect(result.counts.read).toBe(expected.length);
+  });
+
+  test('data.select newest cleans only the most recently modified matching file', async () => {
+    const glob = join(dir, 'seven', '**', 'part-*.tsv*');
+    const newest = join(dir, 'seven', 'part-2.tsv');
+    const now = Date.now() / 1000;
+    shards.forEach((_, shard) => {
+      const file = join(dir, 'seven', shard % 2 === 0 ? `part-${shard}.tsv` : `more/part-${shard}.tsv.gz`);
+      utimesSync(file, now - 3600, file === newest ? now : now - 3600 + shard);
+    });
+    const result = await clean(stepInput(glob, { data: { select: 'newest' } }));
+    const manifest = JSON.parse(readFileSync(join(result.cleanedPath, '..', 'manifest.json'), 'utf8'));
+    expect(manifest.input.files.map((file: { path: string }) => file.path)).toEqual([newest]);
+    expect(result.counts.read).toBe(shards[2].length);
   });
 
   test('a glob that matches nothing fails naming the pattern', async () => {
