@@ -8,27 +8,14 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { resolveFromRepo } from '../lib/artifacts';
-import type { PipelineConfig } from '../lib/config';
+import type { FileFormat, PipelineConfig } from '../lib/config';
+import type { CleanPlan, InputFile } from '../lib/steps';
 import { InvalidDataError } from '../lib/errors';
 
 export type DataConfig = PipelineConfig['data'];
-export type FileFormat = Exclude<DataConfig['format'], 'auto'>;
+export type { FileFormat, InputFile };
 
-export interface InputFile {
-  path: string;
-  format: FileFormat;
-  gzip: boolean;
-  sizeBytes: number;
-  mtime: string;
-  /** The path relative to the input's folder: unique within the input, used in synthetic review ids. */
-  name: string;
-}
-
-export interface ResolvedInput {
-  files: InputFile[];
-  /** Files in an input folder without a known extension, left out (recorded in the manifest). */
-  skipped: string[];
-}
+export type ResolvedInput = Pick<CleanPlan, 'files' | 'skipped'>;
 
 const EXTENSIONS: ReadonlyArray<[string, FileFormat]> = [
   ['.tsv', 'amazon-tsv'],

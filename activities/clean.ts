@@ -20,16 +20,17 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isUtf8 } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { z } from 'zod';
 import { configHash, ensureStepDir, resolveFromRepo, sqlString, tempPathFor, writeFileAtomic } from '../lib/artifacts';
 import { cleanerFor, countWords, hashFraction } from '../lib/cleaning';
 import { InvalidDataError } from '../lib/errors';
-import type { CleanCounts, CleanResult, StepInput } from '../lib/steps';
+import { CleanCounts, CleanTaskResult, type CleanPlan, type CleanResult, type CleanShardInput, type CleanTask, type MergeCleanInput, type StepInput } from '../lib/steps';
 import { gzipError, readHead, resolveInput, type DataConfig, type FileFormat, type InputFile } from './clean-inputs';
 
 /** The Amazon Customer Reviews TSV header, in file order. */
@@ -273,10 +274,7 @@ class RowRouter {
 // Reading lines.
 
 /** Bytes [start, end) of a file (end null: to the end); both on line starts. */
-interface ByteRange {
-  start: number;
-  end: number | null;
-}
+type ByteRange = CleanTask['range'];
 
 /** Per physical line: its text (CR and BOM removed), 1-based number, and a line-level fault. */
 type LineHandler = (text: string, line: number, fault: string | null) => void;
@@ -707,36 +705,7 @@ export interface CleanHooks {
   signal?: AbortSignal;
 }
 
-/**
- * A unit of work: a whole file, or a byte range of a large uncompressed TSV (which then gets the
- * file's header line, read by the probe). Tasks run in parallel, each writing its own parts.
- */
-export interface CleanTask {
-  /** Orders tasks as (file, range): it decides which copy of a duplicated review is kept. */
-  index: number;
-  file: InputFile;
-  range: ByteRange;
-  /** The header for a range that does not start the file. */
-  header: string | null;
-  candidatesPath: string;
-  quarantinePath: string;
-}
-
-/** What a task counted. */
-export interface TaskResult {
-  index: number;
-  read: number;
-  quarantined: number;
-  droppedEmpty: number;
-  droppedShort: number;
-  filteredCategory: number;
-  sampledOut: number;
-  candidates: number;
-  /** Physical lines of the range (the header given to a later range not included). */
-  lines: number;
-  blankLines: number;
-  headerSeen: boolean;
-}
+type TaskResult = CleanTaskResult;
 
 /** Runs one task (in a worker thread or inline); `onChunk` gets the rows read after each chunk. */
 export async function runTask(task: CleanTask, data: DataConfig, onChunk: (rowsRead: number) => void): Promise<TaskResult> {
@@ -841,7 +810,7 @@ async function runTasks(tasks: readonly CleanTask[], data: DataConfig, threads: 
     hooks.signal?.throwIfAborted();
     hooks.onProgress?.(readByTask.reduce((sum, rows) => sum + rows, 0));
   };
-  if (threads <= 1 || tasks.length === 1) {
+  if (threads <= 1) {
     const results: TaskResult[] = [];
     for (const task of tasks) results.push(await runTask(task, data, (read) => progress(task.index, read)));
     return results;
@@ -979,22 +948,105 @@ async function writeDeduped(
   return { candidates: Number(row.kept + row.deduped), kept: Number(row.kept) };
 }
 
-/** Cleans `config.data.input` into `<storage.root>/<pipelineId>/clean/`. */
+/**
+ * Cleans `config.data.input` into `<storage.root>/<pipelineId>/clean/` in this process: the
+ * plan's tasks on worker threads, then the merge. The pipeline runs the same three parts as
+ * activities instead (planClean, cleanShard on any number of CPU workers, mergeClean).
+ */
 export async function clean(input: StepInput, hooks: CleanHooks = {}): Promise<CleanResult> {
-  const startedAt = new Date();
-  const started = performance.now();
+  const plan = await planClean(input);
+  try {
+    const results = await runTasks(plan.tasks, input.config.data, Math.min(plan.threads, plan.tasks.length), hooks);
+    hooks.signal?.throwIfAborted();
+    return await mergeClean({ ...input, plan, results });
+  } catch (error) {
+    // In one process nothing reuses the parts of a failed run (the activities' cache is per shard).
+    await rm(shardDir(await ensureStepDir(input.config, input.pipelineId, 'clean')), { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** The folder of the tasks' parts (candidates, quarantine lines, cached results) until the merge. */
+const shardDir = (outDir: string) => join(outDir, 'shards');
+
+/**
+ * Resolves and probes the input (whole-file faults fail here, before any row is processed) and
+ * cuts it into tasks whose parts go under `clean/shards/`.
+ */
+export async function planClean(input: StepInput): Promise<CleanPlan> {
+  const startedAt = new Date().toISOString();
   const data = input.config.data;
   const { files, skipped } = await resolveInput(data);
+  const outDir = await ensureStepDir(input.config, input.pipelineId, 'clean');
+  // The manifest marks a finished step: remove an earlier run's before touching its outputs.
+  await rm(join(outDir, 'manifest.json'), { force: true });
+  await mkdir(shardDir(outDir), { recursive: true });
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const headers: (string | null)[] = [];
+    for (const file of files) headers.push(await probe(file, data, connection));
+    // Starting a worker thread costs about a second (tsx compiles this module again): by default
+    // small inputs run inline, and larger ones get a thread per RANGE_MIN_BYTES up to one per CPU.
+    const totalBytes = files.reduce((total, file) => total + file.sizeBytes, 0);
+    const threads = data.threads ?? Math.min(availableParallelism(), Math.ceil(totalBytes / RANGE_MIN_BYTES));
+    const tasks = await planTasks(files, headers, threads, shardDir(outDir));
+    return { files, skipped, tasks, threads: Math.max(threads, 1), startedAt };
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
 
+const CachedTaskResult = z.object({ key: z.string(), result: CleanTaskResult });
+
+/**
+ * One task as an activity. Its result is cached next to its parts, keyed by the data config, the
+ * file (size, mtime) and the range: a retried pipeline step skips the shards already done.
+ */
+export async function cleanShard(input: CleanShardInput, hooks: CleanHooks = {}): Promise<CleanTaskResult> {
+  const { task } = input;
+  const data = input.config.data;
+  const resultPath = `${task.candidatesPath}.result.json`;
+  const key = configHash({ data, file: task.file, range: task.range, header: task.header });
+  try {
+    const cached = CachedTaskResult.parse(JSON.parse(await readFile(resultPath, 'utf8')));
+    if (cached.key === key) return cached.result;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  // A large shard runs on a worker thread, so the shards a worker runs at once use its CPUs.
+  const bytes = (task.range.end ?? task.file.sizeBytes) - task.range.start;
+  const [result] = await runTasks([task], data, bytes >= RANGE_MIN_BYTES ? 2 : 1, hooks);
+  hooks.signal?.throwIfAborted();
+  await writeFileAtomic(resultPath, JSON.stringify({ key, result } satisfies z.infer<typeof CachedTaskResult>));
+  return result;
+}
+
+/**
+ * Merges the tasks' parts: quarantine lines in file order, candidates deduped by review id into
+ * `cleaned.parquet`, the row equation checked, the manifest written last; the parts are removed.
+ */
+export async function mergeClean(input: MergeCleanInput): Promise<CleanResult> {
+  const { plan } = input;
+  const { files, skipped, tasks, threads } = plan;
+  const results = [...input.results].sort((a, b) => a.index - b.index);
+  if (results.map((result) => result.index).join() !== tasks.map((task) => task.index).join()) {
+    throw new Error(`clean: merge got results for tasks [${results.map((r) => r.index)}] of a plan with ${tasks.length} tasks; run every shard first`);
+  }
+  const started = performance.now();
+  const data = input.config.data;
   const outDir = await ensureStepDir(input.config, input.pipelineId, 'clean');
   const manifestPath = join(outDir, 'manifest.json');
-  // The manifest marks a finished step: remove an earlier run's before touching its outputs.
-  await rm(manifestPath, { force: true });
+  // planClean removed any earlier manifest: one here is this plan's, from a merge whose activity
+  // was lost after it finished (its parts are gone), so its result stands.
+  const done = await finishedClean(manifestPath);
+  if (done !== null) return done;
   const cleanedPath = join(outDir, 'cleaned.parquet');
   const quarantinePath = join(outDir, 'quarantine.jsonl');
   const cleanedTemp = tempPathFor(cleanedPath);
   const quarantineTemp = tempPathFor(quarantinePath);
-  // The tasks' parts, DuckDB's database and what it spills live here, not in the worker's cwd.
+  // DuckDB's database and what it spills live here, not in the worker's cwd.
   const workDir = tempPathFor(join(outDir, 'work'));
 
   await rm(workDir, { recursive: true, force: true });
@@ -1007,19 +1059,9 @@ export async function clean(input: StepInput, hooks: CleanHooks = {}): Promise<C
   });
   const connection = await instance.connect();
   try {
-    const headers: (string | null)[] = [];
-    for (const file of files) headers.push(await probe(file, data, connection));
-    // Starting a worker thread costs about a second (tsx compiles this module again): by default
-    // small inputs run inline, and larger ones get a thread per RANGE_MIN_BYTES up to one per CPU.
-    const totalBytes = files.reduce((total, file) => total + file.sizeBytes, 0);
-    const threads = data.threads ?? Math.min(availableParallelism(), Math.ceil(totalBytes / RANGE_MIN_BYTES));
-    const tasks = await planTasks(files, headers, threads, workDir);
-    const results = await runTasks(tasks, data, threads, hooks);
-    hooks.signal?.throwIfAborted();
-
     const reports: FileReport[] = files.map(({ path, format, gzip, sizeBytes, mtime }) => ({ path, format, gzip, sizeBytes, mtime, rowsRead: 0, blankLines: 0 }));
     for (const [i, task] of tasks.entries()) {
-      const report = reports[files.indexOf(task.file)];
+      const report = reports[files.findIndex((file) => file.path === task.file.path)];
       if (task.range.start === 0 && !results[i].headerSeen) throw noHeader(task.file);
       report.rowsRead += results[i].read;
       report.blankLines += results[i].blankLines;
@@ -1027,7 +1069,6 @@ export async function clean(input: StepInput, hooks: CleanHooks = {}): Promise<C
     const empty = files.find((_, i) => reports[i].rowsRead === 0);
     if (empty !== undefined) throw noRows(empty);
     await mergeQuarantine(tasks, results, quarantineTemp);
-    const readDone = performance.now();
 
     const sum = (key: keyof TaskResult) => results.reduce((total, result) => total + (result[key] as number), 0);
     const candidates = sum('candidates');
@@ -1063,7 +1104,8 @@ export async function clean(input: StepInput, hooks: CleanHooks = {}): Promise<C
     }
     await rename(cleanedTemp, cleanedPath);
     const finished = performance.now();
-    const seconds = (finished - started) / 1000;
+    const seconds = (Date.now() - Date.parse(plan.startedAt)) / 1000;
+    const totalBytes = files.reduce((total, file) => total + file.sizeBytes, 0);
     await writeFileAtomic(
       manifestPath,
       JSON.stringify(
@@ -1078,10 +1120,10 @@ export async function clean(input: StepInput, hooks: CleanHooks = {}): Promise<C
           tasks: tasks.length,
           threads: Math.min(threads, tasks.length),
           timings: {
-            startedAt: startedAt.toISOString(),
+            startedAt: plan.startedAt,
             finishedAt: new Date().toISOString(),
-            readSeconds: (readDone - started) / 1000,
-            writeSeconds: (finished - readDone) / 1000,
+            readSeconds: seconds - (finished - started) / 1000,
+            writeSeconds: (finished - started) / 1000,
             seconds,
             rowsPerSecond: Math.round(counts.read / seconds),
             inputMegabytesPerSecond: totalBytes / 1e6 / seconds,
@@ -1092,11 +1134,27 @@ export async function clean(input: StepInput, hooks: CleanHooks = {}): Promise<C
         2,
       ) + '\n',
     );
+    await rm(shardDir(outDir), { recursive: true, force: true });
     return { cleanedPath, quarantinePath, counts };
   } finally {
     connection.closeSync();
     instance.closeSync();
     await Promise.all([cleanedTemp, quarantineTemp, workDir].map((path) => rm(path, { recursive: true, force: true })));
+  }
+}
+
+const FinishedManifest = z.object({
+  counts: CleanCounts,
+  outputs: z.object({ cleaned: z.object({ path: z.string() }), quarantine: z.object({ path: z.string() }) }),
+});
+
+async function finishedClean(manifestPath: string): Promise<CleanResult | null> {
+  try {
+    const { counts, outputs } = FinishedManifest.parse(JSON.parse(await readFile(manifestPath, 'utf8')));
+    return { cleanedPath: outputs.cleaned.path, quarantinePath: outputs.quarantine.path, counts };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
   }
 }
 

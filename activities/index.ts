@@ -4,16 +4,17 @@
  */
 import { Context } from '@temporalio/activity';
 import { InvalidDataError } from '../lib/errors';
-import type { CleanResult, StepInput } from '../lib/steps';
+import type { CleanResult, CleanShardInput, CleanTaskResult, StepInput } from '../lib/steps';
 import { InvalidConfigError } from '../lib/config';
 import { nonRetryable } from '../lib/failures';
-import { clean } from './clean';
+import { clean, cleanShard, mergeClean, planClean } from './clean';
 import { split } from './split';
 import { register } from './register';
 import { train } from './train';
 import { planTraining } from './plan';
 import { evaluate } from './evaluate';
 import { mergeSummaries, planSummarize, summarize, summarizeShards } from './summarize';
+import { report } from './report';
 
 /** Input faults become typed, non-retryable failures: a retry would only fail the same way. */
 function failFastOnBadInput<A extends unknown[], R>(step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
@@ -37,11 +38,23 @@ async function cleanWithHeartbeats(input: StepInput): Promise<CleanResult> {
   });
 }
 
+async function cleanShardWithHeartbeats(input: CleanShardInput): Promise<CleanTaskResult> {
+  const context = Context.current();
+  return cleanShard(input, {
+    onProgress: (rowsRead) => context.heartbeat({ step: 'clean', shard: input.task.index, file: input.task.file.path, rowsRead }),
+    signal: context.cancellationSignal,
+  });
+}
+
 export const cpuActivities = {
   clean: failFastOnBadInput(cleanWithHeartbeats),
+  planClean: failFastOnBadInput(planClean),
+  cleanShard: failFastOnBadInput(cleanShardWithHeartbeats),
+  mergeClean: failFastOnBadInput(mergeClean),
   split: failFastOnBadInput(split),
   register: failFastOnBadInput(register),
   planTraining: failFastOnBadInput(planTraining),
+  report: failFastOnBadInput(report),
 };
 
 export const gpuActivities = {

@@ -30,7 +30,7 @@ export async function memoryPlan(config: PipelineConfig, enforce: boolean): Prom
 }
 
 /** DeepSpeed hostfile: one `hostname slots=N` line per node; comments and blank lines aside. */
-async function hostfileNodes(hostfile: string | null): Promise<number> {
+export async function hostfileNodes(hostfile: string | null): Promise<number> {
   if (hostfile === null) return 1;
   let text: string;
   try {

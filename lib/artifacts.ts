@@ -7,7 +7,7 @@ import { InvalidConfigError, type PipelineConfig } from './config';
 /** The repository root (storage paths in configs are relative to it). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
-export type StepName = 'clean' | 'split' | 'train' | 'evaluate' | 'register' | 'summarize';
+export type StepName = 'clean' | 'split' | 'train' | 'evaluate' | 'register' | 'summarize' | 'report';
 
 export function resolveFromRepo(p: string): string {
   return path.isAbsolute(p) ? p : path.resolve(REPO_ROOT, p);

@@ -32,6 +32,10 @@ export const ColumnMapping = z
   .strict();
 export type ColumnMapping = z.infer<typeof ColumnMapping>;
 
+/** The input formats clean reads. */
+export const FileFormat = z.enum(['amazon-tsv', 'csv', 'jsonl', 'parquet']);
+export type FileFormat = z.infer<typeof FileFormat>;
+
 export const DataConfig = z
   .object({
     /**
@@ -46,7 +50,7 @@ export const DataConfig = z
      */
     select: z.enum(['all', 'newest']).default('all'),
     /** `auto` tells each file's format from its name. */
-    format: z.enum(['auto', 'amazon-tsv', 'csv', 'jsonl', 'parquet']).default('auto'),
+    format: z.enum(['auto', ...FileFormat.options]).default('auto'),
     columns: ColumnMapping.default({}),
     cleaning: CleaningMode.default('default'),
     /** Keep only this product_category (the seed keeps "Camera"); null keeps all. */
@@ -210,6 +214,20 @@ export const SummarizeConfig = z
     path: ['minNewTokens'],
   });
 
+/** The run report written at the end of each pipeline (`<storage.root>/<pipeline id>/report/`). */
+export const ReportConfig = z
+  .object({
+    /**
+     * USD per GPU-hour, for the report's estimated tuning cost (GPU-hours x this). The default is
+     * roughly an on-demand 80 GB data-centre GPU; set what your hosts cost. A run trained on the
+     * CPU used no GPU-hours.
+     */
+    gpuHourPrice: z.number().nonnegative().default(4),
+    /** Validation reviews shown with their reference headline and the models' summaries. */
+    samples: positiveInt.default(8),
+  })
+  .strict();
+
 export const StorageConfig = z
   .object({
     /** Artifacts live under `<root>/<pipeline id>/<step>/`; shared storage when workers span hosts. */
@@ -234,6 +252,7 @@ export const PipelineConfig = z
     evaluate: EvaluateConfig.default(EvaluateConfig.parse({})),
     register: RegisterConfig.default(RegisterConfig.parse({})),
     summarize: SummarizeConfig.default(SummarizeConfig.parse({})),
+    report: ReportConfig.default(ReportConfig.parse({})),
     storage: StorageConfig.default(StorageConfig.parse({})),
     mlflow: MlflowConfig.default(MlflowConfig.parse({})),
   })

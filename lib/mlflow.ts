@@ -53,6 +53,14 @@ export type MlflowRun = z.infer<typeof Run>;
 
 const Experiment = z.object({ experiment_id: z.string(), name: z.string() });
 
+/** One entry of a run's artifact folder (`artifacts/list`); sizes are int64, sent as strings. */
+const ArtifactFile = z.object({
+  path: z.string(),
+  is_dir: z.boolean().optional().default(false),
+  file_size: z.coerce.number().optional(),
+});
+export type ArtifactFile = z.infer<typeof ArtifactFile>;
+
 const ModelVersion = z.object({
   name: z.string(),
   version: z.string(),
@@ -124,6 +132,11 @@ export class MlflowClient {
     return `${this.baseUrl}/#/experiments/${experimentId}/runs/${runId}`;
   }
 
+  /** Link to one artifact of a run in the MLflow UI (the run page's artifact view, opened at it). */
+  runArtifactUrl(experimentId: string, runId: string, artifactPath: string): string {
+    return `${this.runUrl(experimentId, runId)}/artifactPath/${artifactPath.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
   modelVersionUrl(name: string, version: string): string {
     return `${this.baseUrl}/#/models/${encodeURIComponent(name)}/versions/${version}`;
   }
@@ -189,6 +202,12 @@ export class MlflowClient {
         dataset,
       })),
     });
+  }
+
+  /** The artifacts directly under `artifactPath` of a run (the root when omitted). */
+  async listArtifacts(runId: string, artifactPath?: string): Promise<ArtifactFile[]> {
+    const body = await this.call('GET', 'artifacts/list', { run_id: runId, path: artifactPath });
+    return z.object({ files: z.array(ArtifactFile).optional().default([]) }).parse(body).files;
   }
 
   async updateRunStatus(runId: string, status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'): Promise<void> {

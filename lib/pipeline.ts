@@ -5,7 +5,16 @@
 import { z } from 'zod';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { PipelineConfig } from './config';
-import { CleanCounts, CleanResult, EvaluateResult, RegisterResult, SplitResult, SummarizeResult, TrainResult } from './steps';
+import {
+  CleanCounts,
+  CleanResult,
+  EvaluateResult,
+  RegisterResult,
+  ReportResult,
+  SplitResult,
+  SummarizeResult,
+  TrainResult,
+} from './steps';
 
 export const PIPELINE_STEPS = ['clean', 'split', 'train', 'evaluate', 'register', 'summarize'] as const;
 export const PipelineStep = z.enum(PIPELINE_STEPS);
@@ -30,6 +39,17 @@ export const StepStatus = z.object({
 });
 export type StepStatus = z.infer<typeof StepStatus>;
 
+/**
+ * The run report at the end of the pipeline. It is not one of PIPELINE_STEPS: it changes no
+ * model, so its failure (after its retries) leaves the pipeline completed, with the reason here.
+ */
+const ReportCompleted = ReportResult.extend({ state: z.literal('completed') });
+const ReportFailed = z.object({ state: z.literal('failed'), reason: z.string() });
+export const ReportOutcome = z.discriminatedUnion('state', [ReportCompleted, ReportFailed]);
+export type ReportOutcome = z.infer<typeof ReportOutcome>;
+export const ReportState = z.discriminatedUnion('state', [z.object({ state: z.literal('running') }), ReportCompleted, ReportFailed]);
+export type ReportState = z.infer<typeof ReportState>;
+
 export const PipelineResult = z.object({
   pipelineId: z.string(),
   config: PipelineConfig,
@@ -39,6 +59,8 @@ export const PipelineResult = z.object({
   evaluation: EvaluateResult,
   registered: RegisterResult,
   summaries: SummarizeResult,
+  /** null: the pipeline started before the report existed (patch `run-report`). */
+  report: ReportOutcome.nullable().default(null),
   stepDurationsMs: z.record(PipelineStep, z.number()),
 });
 export type PipelineResult = z.infer<typeof PipelineResult>;
@@ -54,6 +76,8 @@ export const PipelineProgress = z.object({
   memoryPlan: z.object({ gpuGiB: z.number(), hostGiB: z.number() }).nullable(),
   /** While a borderline champion gate waits for a promote / reject signal: why, and until when. */
   awaitingReview: z.string().nullable().default(null),
+  /** The run report, once the pipeline's steps are done; null before (and without patch `run-report`). */
+  report: ReportState.nullable().default(null),
   error: z.string().nullable(),
 });
 export type PipelineProgress = z.infer<typeof PipelineProgress>;

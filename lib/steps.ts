@@ -4,7 +4,7 @@
  * counts, ids), never the data itself, so Temporal payloads and history stay small.
  */
 import { z } from 'zod';
-import { PipelineConfig } from './config';
+import { FileFormat, PipelineConfig } from './config';
 import { DecidedBy, Review } from './gate';
 
 const path = z.string().min(1);
@@ -46,6 +46,72 @@ export const CleanResult = z.object({
   counts: CleanCounts,
 });
 export type CleanResult = z.infer<typeof CleanResult>;
+
+/** One input file as clean resolved it. */
+export const InputFile = z.object({
+  path,
+  format: FileFormat,
+  gzip: z.boolean(),
+  sizeBytes: count,
+  mtime: z.string(),
+  /** The path relative to the input's folder: unique within the input, used in synthetic review ids. */
+  name: z.string(),
+});
+export type InputFile = z.infer<typeof InputFile>;
+
+/**
+ * A unit of clean's work: a whole file, or a byte range of a large uncompressed TSV (which then
+ * gets the file's header line). Each writes its own parts; the index orders them as (file, range),
+ * which decides which copy of a duplicated review is kept.
+ */
+export const CleanTask = z.object({
+  index: count,
+  file: InputFile,
+  /** Bytes [start, end) of the file; end null: to its end. */
+  range: z.object({ start: count, end: count.nullable() }),
+  /** The header for a range that does not start the file. */
+  header: z.string().nullable(),
+  candidatesPath: path,
+  quarantinePath: path,
+});
+export type CleanTask = z.infer<typeof CleanTask>;
+
+/** What a clean task counted. */
+export const CleanTaskResult = CleanCounts.pick({
+  read: true,
+  quarantined: true,
+  droppedEmpty: true,
+  droppedShort: true,
+  filteredCategory: true,
+  sampledOut: true,
+}).extend({
+  index: count,
+  /** Rows passed on to the merge, which dedupes them into kept and deduped. */
+  candidates: count,
+  /** Physical lines of the range (the header given to a later range not included). */
+  lines: count,
+  blankLines: count,
+  headerSeen: z.boolean(),
+});
+export type CleanTaskResult = z.infer<typeof CleanTaskResult>;
+
+/** clean's plan: the resolved input, probed, cut into tasks (shards) that run in parallel. */
+export const CleanPlan = z.object({
+  files: z.array(InputFile),
+  /** Files in an input folder without a known extension, left out (recorded in the manifest). */
+  skipped: z.array(z.string()),
+  tasks: z.array(CleanTask).min(1),
+  /** Threads one process would use for all tasks (data.threads, or by input size). */
+  threads: z.number().int().positive(),
+  startedAt: z.string(),
+});
+export type CleanPlan = z.infer<typeof CleanPlan>;
+
+export const CleanShardInput = StepInput.extend({ task: CleanTask });
+export type CleanShardInput = z.infer<typeof CleanShardInput>;
+
+export const MergeCleanInput = StepInput.extend({ plan: CleanPlan, results: z.array(CleanTaskResult) });
+export type MergeCleanInput = z.infer<typeof MergeCleanInput>;
 
 export const SplitInput = StepInput.extend({ cleanedPath: path });
 export type SplitInput = z.infer<typeof SplitInput>;
@@ -261,6 +327,60 @@ export const SummarizeResult = z.object({
   shards: z.object({ total: count, reused: count, dir: path }),
 });
 export type SummarizeResult = z.infer<typeof SummarizeResult>;
+
+/**
+ * The run report (python/tuneflow_ml/report.py): plots, samples and the seed's summary table of
+ * a finished pipeline, from the results of its steps and the MLflow run's metric history.
+ */
+export const ReportInput = StepInput.extend({
+  mlflowRunId: z.string().min(1),
+  train: TrainResult,
+  evaluation: EvaluateResult,
+  summaries: SummarizeResult,
+  registered: RegisterResult.pick({ modelName: true, version: true }),
+  /** Wall time of the pipeline's train step, every attempt included: what the GPUs were held for. */
+  tuningMs: z.number().nonnegative(),
+});
+export type ReportInput = z.infer<typeof ReportInput>;
+
+export const ReportSpec = ReportInput.extend({
+  outputDir: path,
+  /** GPUs the training held (train.numGpus x hostfile nodes); 0 when it ran on the CPU. */
+  gpus: count,
+});
+export type ReportSpec = z.infer<typeof ReportSpec>;
+
+/** One row of the seed's closing table (model size, example summary, tuning time, cost, latency). */
+export const ReportTable = z.object({
+  model: z.string(),
+  parameters: count,
+  /** The first product's summary; null when no product had summarize.minReviews reviews. */
+  exampleSummary: z.string().nullable(),
+  tuningSeconds: z.number().nonnegative(),
+  gpuHours: z.number().nonnegative(),
+  estimatedCostUsd: z.number().nonnegative(),
+  /** From the summarize step; null when it measured none (summarize.latencySamples: 0). */
+  latencyMs: SummarizeResult.shape.latencyMs,
+});
+export type ReportTable = z.infer<typeof ReportTable>;
+
+/** What report.py returns: the files it wrote (also logged to the run under `report/`) and the table. */
+export const ReportStepResult = z.object({
+  htmlPath: path,
+  /** The PNG plots beside the HTML: loss curve, ROUGE against the champion, throughput. */
+  plots: z.array(path).min(1),
+  artifactPath: z.string().min(1),
+  table: ReportTable,
+});
+export type ReportStepResult = z.infer<typeof ReportStepResult>;
+
+export const ReportResult = ReportStepResult.extend({
+  /** `runs:/<run id>/report/report.html`. */
+  artifactUri: z.string().min(1),
+  /** The report in the MLflow UI (the run's artifact view). */
+  mlflowUrl: z.string().min(1),
+});
+export type ReportResult = z.infer<typeof ReportResult>;
 
 /** Generation settings of one `summarize --text` call (from `model.*` and `summarize.*` of a config). */
 export const GenerationSettings = z.object({

@@ -1,5 +1,6 @@
 /**
- * CPU worker: runs the pipeline workflows and the light steps (clean, split, register).
+ * CPU worker: runs the pipeline workflows and the light steps (clean, split, register, the run
+ * report).
  * Scale out by starting more of these on any host that sees storage.root.
  */
 import * as path from 'node:path';
@@ -8,13 +9,18 @@ import { cpuActivities } from '../activities';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { temporalSettings } from '../lib/temporal-settings';
 
-export async function createCpuWorker(connection: NativeConnection, namespace: string): Promise<Worker> {
+/** `activities` replaces the real ones in tests that make a step fail on purpose. */
+export async function createCpuWorker(
+  connection: NativeConnection,
+  namespace: string,
+  activities: typeof cpuActivities = cpuActivities,
+): Promise<Worker> {
   return Worker.create({
     connection,
     namespace,
     taskQueue: TASK_QUEUES.cpu,
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
-    activities: cpuActivities,
+    activities,
     maxConcurrentActivityTaskExecutions: 4,
     shutdownGraceTime: '30 seconds',
   });

@@ -1,11 +1,12 @@
 /**
- * FineTunePipeline: clean -> split -> train -> evaluate -> register -> summarize.
+ * FineTunePipeline: clean -> split -> train -> evaluate -> register -> summarize, then the run report.
  *
  * Deterministic workflow code: no I/O, no clocks but the workflow's, activity types only.
  * Activities pass references (paths, ids, counts), so the history stays small.
  */
 import {
   ActivityCancellationType,
+  ActivityFailure,
   ApplicationFailure,
   condition,
   defineQuery,
@@ -32,6 +33,7 @@ import {
   type PipelineProgress,
   type PipelineResult,
   type PipelineStep,
+  type ReportOutcome,
 } from '../lib/pipeline';
 
 const cpu = proxyActivities<typeof cpuActivities>({
@@ -81,6 +83,23 @@ const generator = proxyActivities<typeof gpuActivities>({
   },
 });
 
+/**
+ * The run report reads results and renders plots: a few retries cover a flaky MLflow or worker;
+ * past them the pipeline still completes (its model is registered) with the report marked failed.
+ */
+const reporter = proxyActivities<typeof cpuActivities>({
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
+  },
+});
+
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 /**
  * A person's decision of a borderline champion gate (register.reviewBand). The last one sent
@@ -102,6 +121,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     modelVersion: null,
     memoryPlan: null,
     awaitingReview: null,
+    report: null,
     error: null,
   };
   setHandler(progressQuery, () => progress);
@@ -142,9 +162,21 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
   }
 
   const base = { pipelineId, config };
-  const cleaned = await step('clean', () =>
-    cpu.clean.executeWithOptions({ summary: `clean ${config.data.input}` }, [base]),
-  );
+  const cleaned = await step('clean', async () => {
+    // Histories recorded before the fan-out replay with the single clean activity.
+    if (!patched('clean-shards')) return cpu.clean.executeWithOptions({ summary: `clean ${config.data.input}` }, [base]);
+    const plan = await cpu.planClean.executeWithOptions({ summary: `plan clean of ${config.data.input}` }, [base]);
+    // One activity per shard (a file, or a range of a large TSV): every CPU worker takes shards,
+    // each as many at once as its slots allow; a retried step skips the shards already done.
+    const results = await Promise.all(
+      plan.tasks.map((task) =>
+        cpu.cleanShard.executeWithOptions({ summary: `clean ${task.file.name} (shard ${task.index + 1}/${plan.tasks.length})` }, [
+          { ...base, task },
+        ]),
+      ),
+    );
+    return cpu.mergeClean.executeWithOptions({ summary: `merge ${plan.tasks.length} clean shards` }, [{ ...base, plan, results }]);
+  });
   progress.counts = cleaned.counts;
 
   const split = await step('split', () =>
@@ -237,6 +269,38 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     );
   });
   progress.currentStep = null;
+
+  // Histories recorded before the report replay without it (their result's report is null).
+  let report: ReportOutcome | null = null;
+  if (patched('run-report')) {
+    progress.report = { state: 'running' };
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.step, value: 'report' }]);
+    try {
+      const made = await reporter.report.executeWithOptions({ summary: `run report of ${pipelineId}` }, [
+        {
+          ...base,
+          mlflowRunId: trained.mlflowRunId,
+          train: trained,
+          evaluation,
+          summaries,
+          registered: { modelName: registered.modelName, version: registered.version },
+          tuningMs: progress.steps.train.durationMs ?? 0,
+        },
+      ]);
+      report = { state: 'completed', ...made };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // The model is registered and the summaries written: a missing report must not undo that.
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause : (err as Error);
+      report = {
+        state: 'failed',
+        reason:
+          `${cause.message}; model ${registered.modelName} v${registered.version} and the summaries are unaffected ` +
+          "(the step's traceback is in the cpu worker's log)",
+      };
+    }
+    progress.report = report;
+  }
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.step, value: 'done' }]);
 
   return {
@@ -248,6 +312,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     evaluation,
     registered,
     summaries,
+    report,
     stepDurationsMs: Object.fromEntries(
       PIPELINE_STEPS.map((name) => [name, progress.steps[name].durationMs ?? 0]),
     ) as PipelineResult['stepDurationsMs'],

@@ -13,13 +13,13 @@ as InvalidConfig, with the numbers and the options that would.
 
 from typing import Any
 
-import torch
 from deepspeed.runtime.zero.stage3 import estimate_zero3_model_states_mem_needs
 from deepspeed.runtime.zero.stage_1_and_2 import estimate_zero2_model_states_mem_needs
-from transformers import AutoConfig, AutoModelForSeq2SeqLM, PretrainedConfig, T5Config
+from transformers import AutoConfig, PretrainedConfig, T5Config
 
 from . import events
 from .events import StepError
+from .model_size import count_parameters
 from .spec import load_spec
 
 GIB = 2**30
@@ -47,15 +47,6 @@ def model_config(name: str) -> PretrainedConfig:
                 f"directory or a hub name this host can download (known offline: {', '.join(KNOWN_T5)})",
             )
         return T5Config(vocab_size=32128, **known)
-
-
-def count_parameters(config: PretrainedConfig) -> tuple[int, int]:
-    """(total parameters, parameters of the largest module), on the meta device: no memory used."""
-    with torch.device("meta"):
-        model = AutoModelForSeq2SeqLM.from_config(config)
-    total = sum({id(p): p.numel() for p in model.parameters()}.values())  # tied weights once
-    largest = max(sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules())
-    return total, largest
 
 
 def activation_bytes(config: PretrainedConfig, model: dict[str, Any], train: dict[str, Any], bf16: bool) -> int:

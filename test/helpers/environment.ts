@@ -13,13 +13,17 @@ import { MlflowClient } from '../../lib/mlflow';
 export const TEMPORAL_BIN = path.join(REPO_ROOT, '.venv', 'bin', 'temporal');
 export const MLFLOW_URI = `http://127.0.0.1:${process.env.TUNEFLOW_MLFLOW_PORT ?? '5000'}`;
 
-/** A real Temporal dev server from the `temporal` binary in .venv (temporal-bin); never a download. */
-export function startTemporal(): Promise<TestWorkflowEnvironment> {
+/**
+ * A real Temporal dev server from the `temporal` binary in .venv (temporal-bin); never a download.
+ * With `uiPort`, its Web UI listens there too (off otherwise: one less server per test file).
+ */
+export function startTemporal(options: { uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: TEMPORAL_BIN },
       ip: '127.0.0.1',
       searchAttributes: Object.values(SEARCH_ATTRIBUTES),
+      ...(options.uiPort !== undefined ? { ui: true, uiPort: options.uiPort } : {}),
     },
   });
 }

@@ -3,12 +3,12 @@
  * folders and globs of many files, sampling that does not depend on how the rows are sharded,
  * dedupe by review id, minimum lengths, the row equation, and split by product.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { assertRowsAddUp, clean } from '../../activities/clean';
+import { assertRowsAddUp, clean, cleanShard, mergeClean, planClean } from '../../activities/clean';
 import { globToRegExp } from '../../activities/clean-inputs';
 import { split } from '../../activities/split';
 import { cleanTextDefault, hashFraction } from '../../lib/cleaning';
@@ -188,6 +188,33 @@ describe('many files: folders and globs', () => {
     const result = await clean(stepInput(join(dir, 'seven', '**', 'part-[0-3].tsv*')));
     const expected = shards.slice(0, 4).flat().map((review) => review.id);
     expect(result.counts.read).toBe(expected.length);
+  });
+
+  test('as activities: plan, one shard per file, merge: the same rows and counts; done shards are skipped', async () => {
+    const inProcess = await clean(stepInput(join(dir, 'seven')));
+    const input = stepInput(join(dir, 'seven'));
+    const plan = await planClean(input);
+    expect(plan.tasks.map((task) => task.file.name)).toEqual(['more/part-1.tsv.gz', 'more/part-3.tsv.gz', 'more/part-5.tsv.gz', 'part-0.tsv', 'part-2.tsv', 'part-4.tsv', 'part-6.tsv']);
+    // Shards finish in any order (any worker); the merge orders them.
+    const results = await Promise.all([...plan.tasks].reverse().map((task) => cleanShard({ ...input, task })));
+    const candidates = plan.tasks[2].candidatesPath;
+    const written = statSync(candidates).mtimeMs;
+    expect(await cleanShard({ ...input, task: plan.tasks[2] })).toEqual(results.at(-3));
+    expect(statSync(candidates).mtimeMs).toBe(written);
+
+    const merged = await mergeClean({ ...input, plan, results });
+    expect(merged.counts).toEqual(inProcess.counts);
+    expect(await rows(merged.cleanedPath)).toEqual(await rows(inProcess.cleanedPath));
+    expect(readFileSync(merged.quarantinePath, 'utf8')).toBe(readFileSync(inProcess.quarantinePath, 'utf8'));
+    // A merge retried after it finished (its activity lost) returns the same result.
+    expect(await mergeClean({ ...input, plan, results })).toEqual(merged);
+  });
+
+  test('a merge missing a shard result fails naming what to do', async () => {
+    const input = stepInput(join(dir, 'seven'));
+    const plan = await planClean(input);
+    const results = await Promise.all(plan.tasks.slice(1).map((task) => cleanShard({ ...input, task })));
+    await expect(mergeClean({ ...input, plan, results })).rejects.toThrow(/run every shard first/);
   });
 
   test('data.select newest cleans only the most recently modified matching file', async () => {

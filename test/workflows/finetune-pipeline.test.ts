@@ -9,13 +9,14 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { cpuActivities } from '../../activities';
 import { createCpuWorker } from '../../workers/cpu-worker';
 import { createGpuWorker } from '../../workers/gpu-worker';
 import { fineTunePipeline, progressQuery, rejectSignal } from '../../workflows/finetune-pipeline';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { MlflowClient } from '../../lib/mlflow';
 import { PipelineConfig, type PipelineConfigInput } from '../../lib/config';
-import { PipelineResult } from '../../lib/pipeline';
+import { PipelineResult, type ReportOutcome } from '../../lib/pipeline';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { MLFLOW_URI, TEMPORAL_BIN, demoFixture, registerChampion, startTemporal, tempDir } from '../helpers/environment';
 
@@ -49,10 +50,13 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-/** Runs a CPU and a GPU worker (fresh ones: a worker runs once) until `work` settles. */
-async function runWorkers<T>(work: () => Promise<T>): Promise<T> {
+/**
+ * Runs a CPU and a GPU worker (fresh ones: a worker runs once) until `work` settles; `cpu`
+ * replaces the CPU worker's activities (to make one fail).
+ */
+async function runWorkers<T>(work: () => Promise<T>, cpu: typeof cpuActivities = cpuActivities): Promise<T> {
   const namespace = env.namespace ?? 'default';
-  const cpuWorker = await createCpuWorker(env.nativeConnection, namespace);
+  const cpuWorker = await createCpuWorker(env.nativeConnection, namespace, cpu);
   const gpuWorker = await createGpuWorker(env.nativeConnection, namespace, { count: 0, names: [] });
   const settled = await cpuWorker.runUntil(
     gpuWorker.runUntil(
@@ -84,6 +88,21 @@ async function queryRows<T extends Record<string, unknown>>(sql: string): Promis
   const connection = await db.connect();
   const reader = await connection.runAndReadAll(sql);
   return reader.getRowObjectsJS() as T[];
+}
+
+/** The pipeline's report, which must have been made (its failure leaves the reason in the result). */
+function completedReport(result: PipelineResult): Extract<ReportOutcome, { state: 'completed' }> {
+  if (result.report?.state !== 'completed') throw new Error(`the run report was not made: ${JSON.stringify(result.report)}`);
+  return result.report;
+}
+
+/** PNG signature, then the IHDR chunk with a non-zero width and height, and the IEND chunk last. */
+function expectValidPng(png: Buffer, file: string): void {
+  expect({ file, signature: png.subarray(0, 8).toString('hex') }).toEqual({ file, signature: '89504e470d0a1a0a' });
+  expect(png.subarray(12, 16).toString('ascii')).toBe('IHDR');
+  expect(png.readUInt32BE(16)).toBeGreaterThan(0);
+  expect(png.readUInt32BE(20)).toBeGreaterThan(0);
+  expect(png.subarray(-8, -4).toString('ascii')).toBe('IEND');
 }
 
 test('the pipeline runs clean -> split -> train -> evaluate -> register -> summarize for real', async () => {
@@ -149,10 +168,42 @@ test('the pipeline runs clean -> split -> train -> evaluate -> register -> summa
   const tags = Object.fromEntries(version.tags.map((t) => [t.key, t.value]));
   expect(tags['tuneflow.decision']).toBe(result.registered.gate?.alias);
 
+  // The run report: the seed's table and three plots, under storage.root and in the MLflow run.
+  const report = completedReport(result);
+  expect(progress.report).toEqual(result.report);
+  expect(path.dirname(report.htmlPath)).toBe(path.join(workDir, 'runs', workflowId, 'report'));
+  const page = await readFile(report.htmlPath, 'utf8');
+  for (const header of ['Model size', 'Example summary', 'Tuning time', 'Estimated cost', 'Inference latency']) {
+    expect(page).toContain(`<th>${header}</th>`);
+  }
+  expect(report.table).toEqual(
+    expect.objectContaining({
+      model: `${result.registered.modelName} v${result.registered.version}`,
+      parameters: expect.any(Number),
+      exampleSummary: expect.stringMatching(/\S/),
+      gpuHours: 0, // trained on the CPU
+      estimatedCostUsd: 0,
+      latencyMs: result.summaries.latencyMs,
+    }),
+  );
+  expect(report.table.parameters).toBeGreaterThan(0);
+  expect(report.table.tuningSeconds).toBeCloseTo((progress.steps.train.durationMs ?? -1) / 1000, 6);
+  expect(report.plots.map((p) => path.basename(p))).toEqual(['loss.png', 'rouge.png', 'throughput.png']);
+  for (const plot of report.plots) {
+    expect(path.dirname(plot)).toBe(path.dirname(report.htmlPath));
+    expect(page).toContain(`href="${path.basename(plot)}"`);
+    expectValidPng(await readFile(plot), plot);
+  }
+  const artifacts = await mlflow.listArtifacts(result.train.mlflowRunId, 'report');
+  expect(artifacts.map((a) => a.path).sort()).toEqual(['report/loss.png', 'report/report.html', 'report/rouge.png', 'report/throughput.png']);
+  for (const artifact of artifacts) expect(artifact.file_size).toBeGreaterThan(0);
+  expect(report.artifactUri).toBe(`runs:/${result.train.mlflowRunId}/report/report.html`);
+  expect(report.mlflowUrl).toBe(`${MLFLOW_URI}/#/experiments/${run.info.experiment_id}/runs/${run.info.run_id}/artifactPath/report/report.html`);
+
   await recordHistory(workflowId);
 });
 
-test('a borderline champion gate waits for a person: reject keeps the champion', async () => {
+test('a borderline champion gate waits for a person: reject keeps the champion; a failed report fails no pipeline', async () => {
   const workflowId = `pipeline-gate-${Date.now()}`;
   const config = testConfig({
     register: { modelName: `tuneflow-gate-test-${Date.now()}`, reviewBand: 1, reviewTimeoutSeconds: 3600, reviewDefault: 'promote' },
@@ -164,15 +215,24 @@ test('a borderline champion gate waits for a person: reject keeps the champion',
     workflowId,
     args: [{ config }],
   });
-  const [rawResult, waiting] = await runWorkers(async () => {
-    let progress = await handle.query(progressQuery);
-    while (progress.awaitingReview === null) {
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      progress = await handle.query(progressQuery);
-    }
-    await handle.signal(rejectSignal);
-    return [await handle.result(), progress] as const;
-  });
+  // The report fails on every attempt, as it would with MLflow's artifact store unreachable.
+  let reportAttempts = 0;
+  const failingReport = async (): Promise<never> => {
+    reportAttempts++;
+    throw new Error('artifact store unreachable (made to fail by this test)');
+  };
+  const [rawResult, waiting, final] = await runWorkers(
+    async () => {
+      let progress = await handle.query(progressQuery);
+      while (progress.awaitingReview === null) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        progress = await handle.query(progressQuery);
+      }
+      await handle.signal(rejectSignal);
+      return [await handle.result(), progress, await handle.query(progressQuery)] as const;
+    },
+    { ...cpuActivities, report: failingReport },
+  );
   const result = PipelineResult.parse(rawResult);
 
   expect(waiting.currentStep).toBe('register');
@@ -185,6 +245,12 @@ test('a borderline champion gate waits for a person: reject keeps the champion',
   const mlflow = new MlflowClient(MLFLOW_URI);
   expect(await mlflow.aliasVersion(config.register!.modelName!, 'champion')).toBe(championVersion);
   expect(await mlflow.aliasVersion(config.register!.modelName!, 'challenger')).toBe(result.registered.version);
+  // The report was retried, then given up: the pipeline completed, the reason is in its result.
+  expect(reportAttempts).toBe(3);
+  expect(result.report).toEqual({ state: 'failed', reason: expect.stringContaining('artifact store unreachable') });
+  expect(result.report?.state === 'failed' && result.report.reason).toContain(`v${result.registered.version} and the summaries are unaffected`);
+  expect(final.report).toEqual(result.report);
+  for (const step of Object.values(final.steps)) expect(step.state).toBe('completed');
 
   await recordHistory(workflowId, '-review');
 });

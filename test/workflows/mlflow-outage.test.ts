@@ -2,8 +2,11 @@
  * An MLflow outage during register, on the real Temporal dev server and a real MLflow server of
  * this test's own (its own port and state, so stopping it disturbs no other test): register
  * retries until MLflow is back, the pipeline completes, and exactly one model version exists.
+ * Its data is a folder of two copies of one file: clean fans out one activity per file, and the
+ * merge dedupes the second copy.
  */
 import * as path from 'node:path';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCpuWorker } from '../../workers/cpu-worker';
@@ -32,6 +35,8 @@ function mlflowService(action: 'start' | 'stop'): Promise<unknown> {
 beforeAll(async () => {
   workDir = await tempDir('mlflow-outage');
   [env, fixture] = await Promise.all([startTemporal(), demoFixture(workDir, 1200, 30), mlflowService('start')]);
+  await mkdir(path.join(workDir, 'reviews'));
+  await Promise.all(['a', 'b'].map((copy) => copyFile(fixture.data, path.join(workDir, 'reviews', `${copy}.tsv.gz`))));
 });
 
 afterAll(async () => {
@@ -64,7 +69,7 @@ test(`MLflow down for ${OUTAGE_SECONDS} s during register: register retries, the
       args: [{
         config: {
           name: 'mlflow-outage-test',
-          data: { input: fixture.data, category: 'Camera' },
+          data: { input: path.join(workDir, 'reviews'), category: 'Camera' },
           model: { nameOrPath: fixture.model, maxSourceLength: 128, maxTargetLength: 24 },
           train: { epochs: 1, maxSteps: 10, perDeviceTrainBatchSize: 16, checkpointEverySteps: 5, loggingSteps: 5 },
           evaluate: { maxSamples: 20, maxNewTokens: 8 },
@@ -90,6 +95,11 @@ test(`MLflow down for ${OUTAGE_SECONDS} s during register: register retries, the
   });
 
   expect(result.registered.modelName).toBe(modelName);
+  // Two files, two clean shards; every review of the second copy is a duplicate of the first's.
+  const { counts } = result.clean;
+  expect(counts.read % 2).toBe(0);
+  expect(counts.deduped).toBeGreaterThanOrEqual(counts.kept);
+  expect(counts.kept + counts.droppedByRule + counts.quarantined + counts.deduped + counts.sampledOut).toBe(counts.read);
   // register ran while MLflow was down and failed at least once before it succeeded.
   const history = await env.client.workflow.getHandle(pipelineId).fetchHistory();
   const events = history.events ?? [];
@@ -101,6 +111,9 @@ test(`MLflow down for ${OUTAGE_SECONDS} s during register: register retries, the
   );
   expect(registerStarted?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThan(1);
   expect(registerStarted?.activityTaskStartedEventAttributes?.lastFailure?.message).toMatch(/MLflow/);
+  const activities = events.map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+  expect(activities.filter((name) => name === 'cleanShard')).toHaveLength(2);
+  expect(activities.slice(0, 4)).toEqual(['planClean', 'cleanShard', 'cleanShard', 'mergeClean']);
 
   const versions = await new MlflowClient(OUTAGE_MLFLOW_URI).searchModelVersions(`name = '${modelName}'`);
   expect(versions).toHaveLength(1);

@@ -1,0 +1,44 @@
+/**
+ * report: the run report of a finished pipeline (`python -m tuneflow_ml.report`): PNG plots of
+ * the loss curve, ROUGE against the champion and throughput; sample summaries beside their
+ * reviews and headlines; the seed's summary table. Written to `<storage.root>/<pipeline>/report/`
+ * and logged to the pipeline's MLflow run under `report/`.
+ */
+import * as path from 'node:path';
+import { ReportInput, ReportResult, ReportStepResult, type ReportSpec } from '../lib/steps';
+import { ensureStepDir } from '../lib/artifacts';
+import { MlflowClient } from '../lib/mlflow';
+import { hostfileNodes } from './plan';
+import { runPythonStep } from './python-runner';
+
+export async function report(rawInput: ReportInput): Promise<ReportResult> {
+  const input = ReportInput.parse(rawInput);
+  const outputDir = await ensureStepDir(input.config, input.pipelineId, 'report');
+  // train reports the GPU's name, or `cpu`: a CPU run held no GPU, so it cost no GPU-hours.
+  const gpus =
+    input.train.device === 'cpu' ? 0 : Math.max(1, input.config.train.numGpus) * (await hostfileNodes(input.config.train.hostfile));
+  const spec: ReportSpec = { ...input, outputDir, gpus };
+  const written = ReportStepResult.parse(
+    await runPythonStep({ module: 'report', spec, specPath: path.join(outputDir, 'spec.json') }),
+  );
+
+  // The link must lead somewhere: check that MLflow really holds every file the step logged.
+  const mlflow = new MlflowClient(input.config.mlflow.trackingUri);
+  const logged = new Set((await mlflow.listArtifacts(input.mlflowRunId, written.artifactPath)).map((f) => f.path));
+  const missing = [written.htmlPath, ...written.plots]
+    .map((file) => `${written.artifactPath}/${path.basename(file)}`)
+    .filter((artifact) => !logged.has(artifact));
+  if (missing.length > 0) {
+    throw new Error(
+      `MLflow run ${input.mlflowRunId} lacks report artifact(s) ${missing.join(', ')} after tuneflow_ml.report logged them; ` +
+        `check the MLflow server's artifact store (${input.config.mlflow.trackingUri}); a retry logs them again`,
+    );
+  }
+  const run = await mlflow.getRun(input.mlflowRunId);
+  const html = `${written.artifactPath}/${path.basename(written.htmlPath)}`;
+  return ReportResult.parse({
+    ...written,
+    artifactUri: `runs:/${input.mlflowRunId}/${html}`,
+    mlflowUrl: mlflow.runArtifactUrl(run.info.experiment_id, input.mlflowRunId, html),
+  });
+}
