@@ -2,26 +2,27 @@
  * tuneflow CLI: start, watch and cancel fine-tuning pipelines.
  *
  *   tuneflow run --config configs/demo.yaml --wait
- *   tuneflow status <pipeline id>
+ *   tuneflow status <pipeline id>          (the DAG: state, attempts, duration per step)
  *   tuneflow cancel <pipeline id>
  *   tuneflow plan --config configs/t5-11b-zero3-offload.yaml
  *   tuneflow summarize --text "..." [--model DIR] [--json]
  *   tuneflow serve [--config FILE] [--alias champion] [--port 5001]
  *   tuneflow list --step train
  *   tuneflow schedule create nightly --config configs/t5-small.yaml --cron "0 2 * * *"
+ *
+ * Every command but `serve` (a foreground server) takes `--json` for scripts.
  */
+import * as path from 'node:path';
 import { Command } from 'commander';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { loadConfigFile } from '../lib/config-file';
 import { InvalidConfigError } from '../lib/config';
 import { MlflowClient } from '../lib/mlflow';
-import { PipelineProgress, PipelineResult, PIPELINE_STEPS } from '../lib/pipeline';
+import { PipelineResult, PIPELINE_STEPS } from '../lib/pipeline';
 import { workflowUrl } from '../lib/temporal-settings';
-import type { StepHeartbeat } from '../activities/python-runner';
 import { connectClient, startPipeline, type PipelineHandle } from './start';
 import { addOpsCommands } from './ops-commands';
-import { progressQuery } from '../workflows/finetune-pipeline';
+import { ProgressPrinter, currentProgress, formatDuration, pipelineStatus, progressLine, type PipelineStatus } from './progress';
 import { summarizeText, type SummarizeTextOptions } from './summarize-text';
 import { planCommand } from './plan';
 import { serveCommand, type ServeOptions } from './serve';
@@ -31,7 +32,7 @@ const POLL_MS = 2_000;
 async function run(options: { config: string; wait?: boolean; id?: string; json?: boolean }): Promise<void> {
   const config = await loadConfigFile(options.config);
   const client = await connectClient();
-  const handle = await startPipeline(client, config, { workflowId: options.id });
+  const handle = await startPipeline(client, config, { workflowId: options.id, configFile: path.resolve(options.config) });
   if (!options.json) {
     console.log(`started pipeline ${handle.workflowId}`);
     console.log(`  Temporal UI: ${workflowUrl(handle.workflowId)}`);
@@ -45,7 +46,10 @@ async function run(options: { config: string; wait?: boolean; id?: string; json?
   else console.log(await finalTable(result));
 }
 
-/** Prints each step change and training/generation progress until the pipeline closes. */
+/**
+ * Shows the running step's progress until the pipeline closes: a bar redrawn in place on a
+ * terminal, a plain line per change otherwise (client/progress.ts).
+ */
 async function waitWithProgress(client: Client, handle: PipelineHandle, print: boolean): Promise<PipelineResult> {
   const resultPromise = handle.result();
   let done = false;
@@ -53,15 +57,14 @@ async function waitWithProgress(client: Client, handle: PipelineHandle, print: b
     () => (done = true),
     () => (done = true),
   );
-  let lastLine = '';
+  const printer = new ProgressPrinter();
   while (!done) {
-    const line = await progressLine(client, handle).catch(() => null);
-    if (print && line && line !== lastLine) {
-      console.log(line);
-      lastLine = line;
-    }
+    // A poll that fails (the server restarting, a query racing the end) is retried on the next tick.
+    const current = await currentProgress(client, handle.workflowId).catch(() => null);
+    if (print && current) printer.show(current);
     await Promise.race([resultPromise.catch(() => undefined), sleep(POLL_MS)]);
   }
+  if (print) printer.finish();
   try {
     return PipelineResult.parse(await resultPromise);
   } catch (err) {
@@ -71,37 +74,6 @@ async function waitWithProgress(client: Client, handle: PipelineHandle, print: b
     }
     throw err;
   }
-}
-
-async function progressLine(client: Client, handle: PipelineHandle): Promise<string | null> {
-  const progress = PipelineProgress.parse(await handle.query(progressQuery));
-  if (!progress.currentStep) return null;
-  if (progress.awaitingReview) return `[${progress.currentStep}] waiting for a person: ${progress.awaitingReview}`;
-  const heartbeat = await currentHeartbeat(client, handle.workflowId);
-  const p = heartbeat?.progress;
-  const detail = p
-    ? ` ${p.unit === 'steps' ? 'step' : 'example'} ${p.step}/${p.totalSteps}` +
-      (p.epoch !== null ? ` epoch ${p.epoch.toFixed(2)}` : '') +
-      (p.loss !== null ? ` loss ${p.loss.toFixed(4)}` : '') +
-      (p.samplesPerSec !== null ? ` ${p.samplesPerSec.toFixed(1)} samples/s` : '') +
-      (p.etaSeconds !== null ? ` ETA ${formatDuration(p.etaSeconds)}` : '') +
-      (heartbeat?.checkpoint ? ` checkpoint@${heartbeat.checkpoint.step}` : '')
-    : '';
-  return `[${progress.currentStep}] running${detail}`;
-}
-
-function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-/** The running activity's last heartbeat (training step, loss, checkpoint), as the UI shows it. */
-async function currentHeartbeat(client: Client, workflowId: string): Promise<StepHeartbeat | null> {
-  const description = await client.workflow.getHandle(workflowId).describe();
-  const payload = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
-  return payload ? defaultPayloadConverter.fromPayload<StepHeartbeat>(payload) : null;
 }
 
 async function finalTable(result: PipelineResult): Promise<string> {
@@ -141,35 +113,41 @@ async function finalTable(result: PipelineResult): Promise<string> {
     ['Temporal UI', workflowUrl(result.pipelineId)],
     ['MLflow run', mlflow.runUrl(run.info.experiment_id, run.info.run_id)],
     ['MLflow model', mlflow.modelVersionUrl(registered.modelName, registered.version)],
+    ['run report', result.report?.state === 'completed' ? result.report.htmlPath : result.report ? `failed: ${result.report.reason}` : 'none (started before the report)'],
+    ...(result.report?.state === 'completed' ? ([['MLflow report', result.report.mlflowUrl]] as [string, string][]) : []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return ['', ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`)].join('\n');
 }
 
-async function status(id: string, options: { json?: boolean }): Promise<void> {
-  const client = await connectClient();
-  const handle = client.workflow.getHandle(id);
-  const description = await handle.describe();
-  const progress = PipelineProgress.parse(await handle.query(progressQuery));
-  const heartbeat = await currentHeartbeat(client, id);
-  if (options.json) {
-    console.log(JSON.stringify({ status: description.status.name, progress, heartbeat }, null, 2));
-    return;
-  }
-  console.log(`${id}: ${description.status.name}  ${workflowUrl(id)}`);
-  for (const step of PIPELINE_STEPS) {
-    const s = progress.steps[step];
-    const duration = s.durationMs !== null ? `${(s.durationMs / 1000).toFixed(1)} s` : '';
-    console.log(`  ${step.padEnd(10)} ${s.state.padEnd(10)} ${duration}`);
-  }
-  if (heartbeat?.progress) console.log(`  progress: ${JSON.stringify(heartbeat.progress)}`);
-  if (progress.error) console.log(`  error: ${progress.error}`);
+/** The DAG, one step a line: state, attempts, duration, and what the running step is doing. */
+export function statusText(status: PipelineStatus): string {
+  const lines = [`${status.pipelineId}: ${status.status}  ${workflowUrl(status.pipelineId, status.runId)}`];
+  lines.push(`  ${'STEP'.padEnd(10)} ${'STATE'.padEnd(10)} ${'ATTEMPTS'.padEnd(8)} DURATION`);
+  status.steps.forEach((s, i) => {
+    const arrow = i === 0 ? '  ' : '->';
+    const duration = s.durationMs !== null ? formatDuration(s.durationMs / 1000) : '-';
+    lines.push(`${arrow}${s.step.padEnd(10)} ${s.state.padEnd(10)} ${String(s.attempts ?? '-').padEnd(8)} ${duration}`);
+    if (s.state === 'running') {
+      if (s.activity) lines.push(`      activity: ${s.activity}`);
+      if (s.heartbeat || s.shards) lines.push(`      ${progressLine(s)}`);
+      if (s.lastFailure) lines.push(`      last attempt failed: ${s.lastFailure}`);
+    }
+  });
+  if (status.progress.awaitingReview) lines.push(`  waiting for a person: ${status.progress.awaitingReview}`);
+  if (status.progress.error) lines.push(`  error: ${status.progress.error}`);
+  return lines.join('\n');
 }
 
-async function cancel(id: string): Promise<void> {
+async function status(id: string, options: { json?: boolean }): Promise<void> {
+  const result = await pipelineStatus(await connectClient(), id);
+  console.log(options.json ? JSON.stringify(result, null, 2) : statusText(result));
+}
+
+async function cancel(id: string, options: { json?: boolean }): Promise<void> {
   const client = await connectClient();
   await client.workflow.getHandle(id).cancel();
-  console.log(`cancellation requested for ${id}`);
+  console.log(options.json ? JSON.stringify({ pipelineId: id, cancelRequested: true }) : `cancellation requested for ${id}`);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -186,8 +164,16 @@ export function buildCli(): Command {
     .option('--id <workflowId>', 'pipeline id (default: <name>-<timestamp>)')
     .option('--json', 'machine-readable output')
     .action(run);
-  program.command('status <id>').description('show a pipeline\'s steps').option('--json').action(status);
-  program.command('cancel <id>').description('cancel a pipeline (training stops, checkpoints stay)').action(cancel);
+  program
+    .command('status <id>')
+    .description("show a pipeline's steps: state, attempts, duration, and the running step's progress")
+    .option('--json', 'machine-readable output')
+    .action(status);
+  program
+    .command('cancel <id>')
+    .description('cancel a pipeline (training stops, checkpoints stay)')
+    .option('--json', 'machine-readable output')
+    .action(cancel);
   program
     .command('plan')
     .description('memory per GPU and on the host under each ZeRO stage and offload; exit 3 if the config does not fit')
@@ -205,6 +191,7 @@ export function buildCli(): Command {
     .action((options: SummarizeTextOptions) => summarizeText(options));
   program
     .command('serve')
+    // No --json: it runs the server in the foreground until stopped; the server speaks JSON itself.
     .description('serve the registered model holding an alias as a REST endpoint (mlflow models serve)')
     .option('-c, --config <file>', 'take register.modelName and mlflow.trackingUri from this pipeline config')
     .option('--alias <alias>', 'registry alias to serve', 'champion')

@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { loadConfigFile } from '../lib/config-file';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { fineTunePipeline } from '../workflows/finetune-pipeline';
+import { pipelineMetadata } from './start';
 
 export const OVERLAP_POLICIES = ['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'] as const;
 export const OverlapPolicy = z.enum(OVERLAP_POLICIES);
@@ -153,7 +154,7 @@ export async function createSchedule(client: Client, request: ScheduleRequest): 
         workflowId: request.scheduleId,
         taskQueue: TASK_QUEUES.cpu,
         args: [{ config }],
-        staticSummary: `scheduled ${request.scheduleId}: fine-tune ${config.model.nameOrPath} on ${config.data.input}`,
+        ...pipelineMetadata(config, { configFile, scheduleId: request.scheduleId }),
       },
       policies: {
         overlap: request.overlap,

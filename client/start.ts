@@ -5,7 +5,7 @@
  *   const result = await handle.result();
  */
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { parseConfig, type PipelineConfigInput } from '../lib/config';
+import { parseConfig, type PipelineConfig, type PipelineConfigInput } from '../lib/config';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { temporalSettings } from '../lib/temporal-settings';
 import { fineTunePipeline } from '../workflows/finetune-pipeline';
@@ -24,19 +24,47 @@ export function newPipelineId(name: string, now = new Date()): string {
 }
 
 /**
+ * What the Temporal UI shows on a pipeline before it has done anything (User Metadata): a
+ * one-line summary and Markdown details naming the config, the model and the data, so a person
+ * scanning the workflow list knows which run is which. Values are code spans: paths and model
+ * names hold `_` and `*`, which Markdown would otherwise read as emphasis.
+ */
+export function pipelineMetadata(
+  config: PipelineConfig,
+  source: { configFile?: string; scheduleId?: string } = {},
+): { staticSummary: string; staticDetails: string } {
+  const { data, model } = config;
+  const dataNotes = [
+    data.category !== null ? `category \`${data.category}\`` : null,
+    data.sampleFraction < 1 ? `sample ${data.sampleFraction} (seed ${data.seed})` : null,
+  ].filter((note): note is string => note !== null);
+  return {
+    staticSummary: `${source.scheduleId ? `scheduled ${source.scheduleId}: ` : ''}fine-tune ${model.nameOrPath} on ${data.input}`,
+    staticDetails: [
+      `**pipeline** \`${config.name}\``,
+      `**config file** ${source.configFile ? `\`${source.configFile}\`` : '(given in code)'}`,
+      ...(source.scheduleId ? [`**schedule** \`${source.scheduleId}\``] : []),
+      `**model** \`${model.nameOrPath}\` (starts from ${model.startFrom === 'champion' ? 'the current champion' : 'the base model'})`,
+      `**data** \`${data.input}\`${dataNotes.length ? ` (${dataNotes.join(', ')})` : ''}`,
+      `**registers** \`${config.register.modelName}\` in MLflow \`${config.mlflow.trackingUri}\``,
+    ].join('\n\n'),
+  };
+}
+
+/**
  * Validates the config (throwing InvalidConfigError with every bad field, before anything
- * starts) and starts a FineTunePipeline.
+ * starts) and starts a FineTunePipeline. `configFile` is only shown in the UI's details.
  */
 export async function startPipeline(
   client: Client,
   config: PipelineConfigInput,
-  options: { workflowId?: string } = {},
+  options: { workflowId?: string; configFile?: string } = {},
 ): Promise<PipelineHandle> {
   const validated = parseConfig(config);
   return client.workflow.start(fineTunePipeline, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId: options.workflowId ?? newPipelineId(validated.name),
     args: [{ config: validated }],
-    staticSummary: `fine-tune ${validated.model.nameOrPath} on ${validated.data.input}`,
+    ...pipelineMetadata(validated, { configFile: options.configFile }),
   });
 }

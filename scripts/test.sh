@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# All tests, against real services: set-up, MLflow server (jest's global set-up starts it too),
-# the Python suite (pytest), type checks, then the TypeScript suite (jest; the workflow tests
-# start a real Temporal dev server from .venv/bin/temporal).
+# All tests, against real services: set-up (and Debian's chromium for the browser test), MLflow
+# server (jest's global set-up starts it too), the Python suite (pytest), type checks, then the
+# TypeScript suite (jest; the workflow tests start a real Temporal dev server from
+# .venv/bin/temporal).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 bash scripts/setup.sh
+bash scripts/install-chromium.sh
 bash scripts/services.sh start mlflow
 
 echo "== config schema (generated JSON Schema matches lib/config.ts)"

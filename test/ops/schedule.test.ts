@@ -110,6 +110,19 @@ test('create defaults to overlap SKIP; trigger starts a pipeline with the config
   const handle = env.client.workflow.getHandle(triggered.workflowId!);
   const description = await handle.describe();
   expect(description).toMatchObject({ type: 'fineTunePipeline', taskQueue: TASK_QUEUES.cpu, status: { name: 'RUNNING' } });
+  // What the Temporal UI shows under User Metadata: which schedule, config file, model and data.
+  expect(await description.staticSummary()).toBe(
+    `scheduled nightly: fine-tune ${expectedConfig.model.nameOrPath} on ${expectedConfig.data.input}`,
+  );
+  const details = await description.staticDetails();
+  for (const line of [
+    `**config file** \`${configFile}\``,
+    '**schedule** `nightly`',
+    `**model** \`${expectedConfig.model.nameOrPath}\``,
+    `**data** \`${expectedConfig.data.input}\``,
+  ]) {
+    expect(details).toContain(line);
+  }
   const history = await handle.fetchHistory();
   const input = history.events?.[0].workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   expect(defaultPayloadConverter.fromPayload(input!)).toEqual({ config: expectedConfig });

@@ -11,6 +11,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCpuWorker } from '../../workers/cpu-worker';
 import { bulkSummarize } from '../../workflows/bulk-summarize';
+import { bulkSummarizeProgress } from '../../client/progress';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { MlflowClient } from '../../lib/mlflow';
 import { parseConfig } from '../../lib/config';
@@ -147,6 +148,14 @@ test('continue-as-new over tiny shards, and a SIGKILLed GPU worker: every produc
   expect(result.runs).toBe(3);
   const firstRun = await env.client.workflow.getHandle(pipelineId, handle.firstExecutionRunId).describe();
   expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
+  // What `tuneflow status` and `run --wait` read of it: the shards carried over two continue-as-new
+  // and the last run's own, all finished.
+  expect((await bulkSummarizeProgress(env.client, pipelineId)).shards).toEqual({
+    done: 5,
+    total: 5,
+    products: { done: 5, total: 5 },
+    reviews: { done: 0, total: 0 },
+  });
 
   const metrics = Object.fromEntries((await mlflow.getRun(run.info.run_id)).data.metrics.map((m) => [m.key, m.value]));
   expect(metrics.summarize_shards).toBe(5);

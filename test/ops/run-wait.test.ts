@@ -1,0 +1,92 @@
+/**
+ * `tuneflow run --wait` and `tuneflow status` on a whole pipeline: the real dev server and MLflow
+ * server, real workers, the tiny T5 on generated reviews. Its output goes to a pipe, so progress
+ * comes as plain lines (the terminal's bar is covered in test/unit/progress.test.ts); afterwards
+ * `status --json` shows every step of the DAG completed, with attempts, durations and summarize's
+ * shards.
+ */
+import * as path from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { stringify } from 'yaml';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createCpuWorker } from '../../workers/cpu-worker';
+import { createGpuWorker } from '../../workers/gpu-worker';
+import { REPO_ROOT } from '../../lib/artifacts';
+import { PIPELINE_STEPS } from '../../lib/pipeline';
+import type { PipelineConfigInput } from '../../lib/config';
+import { PipelineStatus } from '../../client/progress';
+import { MLFLOW_URI, demoFixture, startTemporal, tempDir } from '../helpers/environment';
+
+const MAX_STEPS = 40;
+
+let env: TestWorkflowEnvironment;
+let workDir: string;
+let fixture: { data: string; model: string };
+
+beforeAll(async () => {
+  workDir = await tempDir('run-wait');
+  [env, fixture] = await Promise.all([startTemporal(), demoFixture(workDir, 300, 10)]);
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function cli(args: string[]) {
+  return execa(path.join(REPO_ROOT, 'bin', 'tuneflow'), args, { env: { TEMPORAL_ADDRESS: env.address }, reject: false });
+}
+
+test('run --wait prints training and summarize progress, then status shows the finished DAG', async () => {
+  const pipelineId = `run-wait-${Date.now()}`;
+  const config: PipelineConfigInput = {
+    name: 'run-wait-test',
+    data: { input: fixture.data, category: 'Camera' },
+    model: { nameOrPath: fixture.model, maxSourceLength: 64, maxTargetLength: 16 },
+    // Enough steps at one log line each that the CLI's 2 s polls see training progress.
+    train: { maxSteps: MAX_STEPS, perDeviceTrainBatchSize: 4, loggingSteps: 1, checkpointEverySteps: MAX_STEPS },
+    evaluate: { maxSamples: 10, maxNewTokens: 8 },
+    // Shards of 3 products: several summarizeShards activities, one after another on one GPU worker.
+    summarize: { minReviews: 5, numBeams: 1, minNewTokens: 2, maxNewTokens: 8, perReview: false, shardSize: 3 },
+    register: { modelName: `tuneflow-run-wait-test-${Date.now()}` },
+    storage: { root: path.join(workDir, 'runs') },
+    mlflow: { trackingUri: MLFLOW_URI, experiment: 'tuneflow-tests' },
+  };
+  const configFile = path.join(workDir, 'run-wait.yaml');
+  await writeFile(configFile, stringify(config));
+
+  const namespace = env.namespace ?? 'default';
+  const cpuWorker = await createCpuWorker(env.nativeConnection, namespace);
+  const gpuWorker = await createGpuWorker(env.nativeConnection, namespace, { count: 0, names: [] });
+  const [run, statusRun, statusText] = await cpuWorker.runUntil(
+    gpuWorker.runUntil(async () => {
+      const waited = await cli(['run', '--config', configFile, '--id', pipelineId, '--wait']);
+      // The query behind status needs the workflow's worker: ask while it still runs.
+      return [waited, await cli(['status', pipelineId, '--json']), await cli(['status', pipelineId])] as const;
+    }),
+  );
+
+  expect({ exitCode: run.exitCode, stderr: run.stderr }).toEqual({ exitCode: 0, stderr: '' });
+  expect(run.stdout).toContain(`started pipeline ${pipelineId}`);
+  // A pipe gets plain lines, never a bar's carriage returns.
+  expect(run.stdout).not.toContain('\r');
+  expect(run.stdout).toMatch(new RegExp(`^\\[train\\] running step \\d+/${MAX_STEPS} epoch [\\d.]+ loss [\\d.]+ [\\d.]+ samples/s ETA \\S+( checkpoint@\\d+)?$`, 'm'));
+  expect(run.stdout).toMatch(/^\[summarize\] running shards \d+\/\d+ \(products \d+\/\d+, reviews 0\/0\)/m);
+  expect(run.stdout).toContain('ROUGE-1 / 2 / L / Lsum');
+
+  expect({ exitCode: statusRun.exitCode, stderr: statusRun.stderr }).toEqual({ exitCode: 0, stderr: '' });
+  const status = PipelineStatus.parse(JSON.parse(statusRun.stdout));
+  expect(status).toMatchObject({ pipelineId, status: 'COMPLETED', currentStep: null });
+  expect(status.steps.map((s) => s.step)).toEqual([...PIPELINE_STEPS]);
+  for (const step of status.steps) {
+    expect(step).toMatchObject({ state: 'completed', attempts: expect.any(Number), durationMs: expect.any(Number) });
+    expect(step.attempts).toBeGreaterThanOrEqual(1);
+  }
+  const shards = status.steps.find((s) => s.step === 'summarize')?.shards;
+  expect(shards?.total).toBeGreaterThan(1);
+  expect(shards).toEqual({ done: shards?.total, total: shards?.total, products: { done: shards?.total, total: shards?.total }, reviews: { done: 0, total: 0 } });
+
+  expect(statusText.exitCode).toBe(0);
+  expect(statusText.stdout).toMatch(new RegExp(`^${pipelineId}: COMPLETED`));
+  for (const step of PIPELINE_STEPS.slice(1)) expect(statusText.stdout).toMatch(new RegExp(`^->${step} +completed +\\d+ +\\d+s`, 'm'));
+});
