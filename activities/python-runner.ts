@@ -21,18 +21,11 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { StepEvent, type CheckpointEvent, type ProgressEvent } from '../lib/events';
+import { StepEvent, type StepHeartbeat } from '../lib/events';
 import { FAILURE_TYPES } from '../lib/failures';
 import { REPO_ROOT } from '../lib/artifacts';
 
 const OUTPUT_TAIL_LINES = 40;
-
-/** What the activity heartbeats: readable in the Temporal UI, and the resume point of a retry. */
-export interface StepHeartbeat {
-  step: string;
-  progress: ProgressEvent | null;
-  checkpoint: CheckpointEvent | null;
-}
 
 /** How a step's processes start: one Python process, or one per GPU under the DeepSpeed launcher. */
 export type Launch =

@@ -15,7 +15,8 @@ import { ensureStepDir, writeFileAtomic } from '../lib/artifacts';
 import { MlflowClient } from '../lib/mlflow';
 import { deepSpeedConfig } from '../lib/deepspeed';
 import { currentChampion } from './evaluate';
-import { freePort, runPythonStep, type Launch, type StepHeartbeat } from './python-runner';
+import { StepHeartbeat } from '../lib/events';
+import { freePort, runPythonStep, type Launch } from './python-runner';
 
 const LatestCheckpoint = z.object({ checkpoint: z.string(), globalStep: z.number().int().nonnegative() });
 type LatestCheckpoint = z.infer<typeof LatestCheckpoint>;
@@ -93,7 +94,8 @@ function heartbeatCheckpoint(): LatestCheckpoint | null {
   } catch {
     return null;
   }
-  const checkpoint = (details as StepHeartbeat | undefined)?.checkpoint;
+  const parsed = StepHeartbeat.safeParse(details);
+  const checkpoint = parsed.success ? parsed.data.checkpoint : null;
   return checkpoint ? { checkpoint: checkpoint.path, globalStep: checkpoint.step } : null;
 }
 

@@ -7,23 +7,11 @@ import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import type { cpuActivities, gpuActivities } from '../activities';
-import { CheckpointEvent, ProgressEvent } from '../lib/events';
+import { StepHeartbeat, type CheckpointEvent, type ProgressEvent } from '../lib/events';
 import { PIPELINE_STEPS, PipelineProgress, PipelineStep, StepStatus } from '../lib/pipeline';
 import { BulkSummarizeInput, ShardRef, SummarizePlan } from '../lib/steps';
 import { progressQuery } from '../workflows/finetune-pipeline';
 
-/**
- * An activity's heartbeat details as the CLI reads them: the Python steps send their last
- * progress and checkpoint events (activities/python-runner.ts), clean sends rows read. Fields a
- * step does not send are absent.
- */
-export const HeartbeatDetails = z.object({
-  step: z.string(),
-  progress: ProgressEvent.nullable().optional(),
-  checkpoint: CheckpointEvent.nullable().optional(),
-  rowsRead: z.number().int().nonnegative().optional(),
-});
-export type HeartbeatDetails = z.infer<typeof HeartbeatDetails>;
 
 /** How far BulkSummarize (summarize's child workflow) is: finished shards, over all its runs. */
 export const ShardProgress = z.object({
@@ -65,7 +53,7 @@ export const StepView = z.object({
   durationMs: z.number().nonnegative().nullable(),
   /** The running activity's summary, as the Temporal UI shows it. */
   activity: z.string().nullable(),
-  heartbeat: HeartbeatDetails.nullable(),
+  heartbeat: StepHeartbeat.nullable(),
   /** summarize: the BulkSummarize child's finished shards; null for the other steps. */
   shards: ShardProgress.nullable(),
   /** The failure of the last attempt, while a retry waits. */
@@ -90,7 +78,7 @@ const SUMMARIZE_SHARDS: keyof typeof gpuActivities = 'summarizeShards';
 
 interface RunningActivity {
   summary: string | null;
-  heartbeat: HeartbeatDetails | null;
+  heartbeat: StepHeartbeat | null;
   lastFailure: string | null;
 }
 
@@ -262,7 +250,7 @@ function countLabel(p: ProgressEvent): string {
 /** What the progress output shows of the running step. */
 export interface StepProgress {
   step: PipelineStep;
-  heartbeat: HeartbeatDetails | null;
+  heartbeat: StepHeartbeat | null;
   /** summarize: the BulkSummarize child's finished shards. */
   shards: ShardProgress | null;
   /** While a borderline champion gate waits for a person: why. */
@@ -274,7 +262,7 @@ function shardsText(shards: ShardProgress): string {
 }
 
 /** The running activity's own count and figures: `step 35/234 epoch 0.30 loss 2.1000 ...`. */
-function heartbeatText(heartbeat: HeartbeatDetails | null): string | null {
+function heartbeatText(heartbeat: StepHeartbeat | null): string | null {
   const p = heartbeat?.progress;
   if (p) return [`${countLabel(p)} ${p.step}/${p.totalSteps}`, progressFigures(p, heartbeat.checkpoint)].filter(Boolean).join(' ');
   return heartbeat?.rowsRead !== undefined ? `${heartbeat.rowsRead} rows read` : null;
@@ -350,9 +338,9 @@ type PendingActivity = NonNullable<WorkflowExecutionDescription['raw']['pendingA
 function pendingHeartbeat(
   pending: PendingActivity[],
   belongs: (type: string | null | undefined) => boolean,
-): HeartbeatDetails | null {
+): StepHeartbeat | null {
   const payload = pending.find((a) => belongs(a.activityType?.name))?.heartbeatDetails?.payloads?.[0];
-  const parsed = payload ? HeartbeatDetails.safeParse(defaultPayloadConverter.fromPayload(payload)) : null;
+  const parsed = payload ? StepHeartbeat.safeParse(defaultPayloadConverter.fromPayload(payload)) : null;
   return parsed?.success ? parsed.data : null;
 }
 

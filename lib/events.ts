@@ -65,3 +65,16 @@ export const StepEvent = z.discriminatedUnion('event', [
 export type StepEvent = z.infer<typeof StepEvent>;
 export type ProgressEvent = z.infer<typeof ProgressEvent>;
 export type CheckpointEvent = z.infer<typeof CheckpointEvent>;
+
+/**
+ * Heartbeat details of an activity: a Python step sends its last progress and checkpoint events
+ * (activities/python-runner.ts: what the Temporal UI shows and what a retried train resumes
+ * from); clean sends the rows read (and its shard). Readable by a person in the UI.
+ */
+export const StepHeartbeat = z.object({
+  step: z.string(),
+  progress: ProgressEvent.nullable().optional(),
+  checkpoint: CheckpointEvent.nullable().optional(),
+  rowsRead: z.number().int().nonnegative().optional(),
+});
+export type StepHeartbeat = z.infer<typeof StepHeartbeat>;

@@ -63,7 +63,7 @@ export async function bulkSummarize(rawInput: BulkSummarizeInput): Promise<BulkS
   const input = parsed.data;
   const step = input.summarize;
   const { light, shards: shardWorker } = activities(input.heartbeatTimeoutSeconds);
-  const plan = input.progress?.plan ?? (await light.planSummarize(step));
+  const plan = input.progress?.plan ?? (await light.planSummarize.executeWithOptions({ summary: `plan shards of ${step.pipelineId}` }, [step]));
   const refs = shardRefs(plan);
   let nextShard = input.progress?.nextShard ?? 0;
   let generatedShards = input.progress?.generatedShards ?? 0;
@@ -99,6 +99,6 @@ export async function bulkSummarize(rawInput: BulkSummarizeInput): Promise<BulkS
       progress: { plan, nextShard, generatedShards, runs },
     });
   }
-  const summaries = await light.mergeSummaries(step);
+  const summaries = await light.mergeSummaries.executeWithOptions({ summary: `merge ${refs.length} shards of ${step.pipelineId}` }, [step]);
   return { summaries, runs, generatedShards };
 }

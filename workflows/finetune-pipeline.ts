@@ -14,6 +14,7 @@ import {
   defineSignal,
   isCancellation,
   patched,
+  setCurrentDetails,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -101,6 +102,12 @@ const reporter = proxyActivities<typeof cpuActivities>({
 });
 
 export const progressQuery = defineQuery<PipelineProgress>('progress');
+
+/** The DAG with the current step marked, as Markdown for the UI's "Current Details". */
+function currentDetails(current: PipelineStep | null): string {
+  const steps = PIPELINE_STEPS.map((name) => (name === current ? `**${name}**` : name)).join(' → ');
+  return current === null ? `${steps}\n\nfinished` : `${steps}\n\nrunning: **${current}** (query \`progress\` for figures)`;
+}
 /**
  * A person's decision of a borderline champion gate (register.reviewBand). The last one sent
  * counts, including one sent before the gate asked: the decision is the person's either way.
@@ -147,6 +154,8 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     status.state = 'running';
     status.startedAt = Date.now();
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.step, value: name }]);
+    // The UI's "Current Details": where the DAG is, in words (not a command: replay-neutral).
+    setCurrentDetails(currentDetails(name));
     try {
       const result = await run();
       status.state = 'completed';
@@ -259,6 +268,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
       const bulk = await executeChild(bulkSummarize, {
         workflowId: `${pipelineId}-summarize`,
         taskQueue: TASK_QUEUES.cpu,
+        staticSummary: `summarize with ${registered.modelName} v${registered.version} for ${pipelineId}`,
         args: [{ summarize: summarizeInput }],
       });
       return bulk.summaries;
@@ -302,6 +312,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     progress.report = report;
   }
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.step, value: 'done' }]);
+  setCurrentDetails(currentDetails(null));
 
   return {
     pipelineId,

@@ -1,12 +1,13 @@
 /** Progress output of `tuneflow run --wait` and `status`: a bar on a terminal, plain lines in a log. */
-import { ProgressPrinter, progressBar, progressLine, type HeartbeatDetails, type ShardProgress } from '../../client/progress';
+import { ProgressPrinter, progressBar, progressLine, type ShardProgress } from '../../client/progress';
+import type { StepHeartbeat } from '../../lib/events';
 
-const training: HeartbeatDetails = {
+const training: StepHeartbeat = {
   step: 'train',
   progress: { event: 'progress', unit: 'steps', step: 35, totalSteps: 234, epoch: 0.3, loss: 2.1, samplesPerSec: 12.34, etaSeconds: 123 },
   checkpoint: { event: 'checkpoint', path: '/runs/x/train/checkpoint-30', step: 30 },
 };
-const generating: HeartbeatDetails = {
+const generating: StepHeartbeat = {
   step: 'summarize',
   progress: { event: 'progress', unit: 'examples', step: 4, totalSteps: 8, epoch: null, loss: null, samplesPerSec: 2, etaSeconds: null },
 };
