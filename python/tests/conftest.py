@@ -112,6 +112,21 @@ def small_config(model_dir: str, mlflow_uri: str) -> dict[str, Any]:
     return config
 
 
+def train_spec(pipeline_id: str, config: dict[str, Any], dataset: dict[str, str], output_dir: Path, run_id: str) -> dict[str, Any]:
+    """The spec the train activity writes, for a fresh start (no checkpoint, no DeepSpeed, base model)."""
+    return {
+        "pipelineId": pipeline_id,
+        "config": config,
+        "trainPath": dataset["train"],
+        "validationPath": dataset["validation"],
+        "outputDir": str(output_dir),
+        "mlflowRunId": run_id,
+        "resumeFromCheckpoint": None,
+        "deepspeedConfig": None,
+        "startFrom": None,
+    }
+
+
 @dataclass
 class StepRun:
     returncode: int
@@ -191,15 +206,5 @@ def trained(dataset, tiny_model, mlflow_uri, tmp_path_factory) -> tuple[dict[str
     """One complete training run (150 steps), shared by the train, evaluate, summarize and
     pyfunc tests."""
     workdir = tmp_path_factory.mktemp("train")
-    spec = {
-        "pipelineId": "test",
-        "config": small_config(tiny_model, mlflow_uri),
-        "trainPath": dataset["train"],
-        "validationPath": dataset["validation"],
-        "outputDir": str(workdir / "out"),
-        "mlflowRunId": new_run(mlflow_uri),
-        "resumeFromCheckpoint": None,
-        "deepspeedConfig": None,
-        "startFrom": None,
-    }
+    spec = train_spec("test", small_config(tiny_model, mlflow_uri), dataset, workdir / "out", new_run(mlflow_uri))
     return spec, run_step("train", spec, workdir)

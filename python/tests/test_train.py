@@ -14,7 +14,7 @@ import urllib.request
 import mlflow
 import pytest
 
-from conftest import new_run, run_step, small_config
+from conftest import new_run, run_step, small_config, train_spec
 from tuneflow_ml.events import StepError
 from tuneflow_ml.pyfunc_model import download_model_dir
 from tuneflow_ml.train import resolve_bf16
@@ -72,17 +72,7 @@ def test_mlflow_run_has_params_curve_and_model(trained, mlflow_uri):
 def test_resume_after_kill_continues_the_step_count(dataset, tiny_model, mlflow_uri, tmp_path):
     config = small_config(tiny_model, mlflow_uri)
     config["train"] |= {"maxSteps": 40, "perDeviceTrainBatchSize": 4, "checkpointEverySteps": 4, "loggingSteps": 2}
-    spec = {
-        "pipelineId": "resume",
-        "config": config,
-        "trainPath": dataset["train"],
-        "validationPath": dataset["validation"],
-        "outputDir": str(tmp_path / "out"),
-        "mlflowRunId": new_run(mlflow_uri),
-        "resumeFromCheckpoint": None,
-        "deepspeedConfig": None,
-        "startFrom": None,
-    }
+    spec = train_spec("resume", config, dataset, tmp_path / "out", new_run(mlflow_uri))
     pointer_path = tmp_path / "out" / "latest-checkpoint.json"
 
     # 1. The worker dies (SIGKILL) right after the first checkpoint.
@@ -178,17 +168,7 @@ def test_training_goes_on_while_mlflow_is_briefly_down(dataset, tiny_model, tmp_
         run_id = client.create_run(client.create_experiment("outage")).info.run_id
         config = small_config(tiny_model, server.uri)
         config["train"] |= {"maxSteps": 60, "perDeviceTrainBatchSize": 4, "checkpointEverySteps": 30, "loggingSteps": 2}
-        spec = {
-            "pipelineId": "outage",
-            "config": config,
-            "trainPath": dataset["train"],
-            "validationPath": dataset["validation"],
-            "outputDir": str(tmp_path / "out"),
-            "mlflowRunId": run_id,
-            "resumeFromCheckpoint": None,
-            "deepspeedConfig": None,
-            "startFrom": None,
-        }
+        spec = train_spec("outage", config, dataset, tmp_path / "out", run_id)
         outage = {"restart": None, "stepsWhileDown": []}
 
         def take_mlflow_down_for_a_while(event):

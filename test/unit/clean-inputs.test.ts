@@ -3,52 +3,24 @@
  * folders and globs of many files, sampling that does not depend on how the rows are sharded,
  * dedupe by review id, minimum lengths, the row equation, and split by product.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { assertRowsAddUp, clean, cleanShard, mergeClean, planClean } from '../../activities/clean';
 import { globToRegExp } from '../../activities/clean-inputs';
 import { split } from '../../activities/split';
 import { cleanTextDefault, hashFraction } from '../../lib/cleaning';
-import { parseConfig, type PipelineConfigInput } from '../../lib/config';
+import { parseConfig } from '../../lib/config';
 import { InvalidDataError } from '../../lib/errors';
-import type { CleanCounts, StepInput } from '../../lib/steps';
+import type { CleanCounts } from '../../lib/steps';
+import { CleanWorkspace } from '../helpers/clean-workspace';
 import { generateReviews, reviewsToTsv } from '../../scripts/generate-reviews';
 
-let dir: string;
-let instance: DuckDBInstance;
-let duck: DuckDBConnection;
-let pipelineNumber = 0;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tuneflow-clean-inputs-'));
-  instance = await DuckDBInstance.create(':memory:');
-  duck = await instance.connect();
-});
-
-afterAll(() => {
-  duck.closeSync();
-  instance.closeSync();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function stepInput(input: string, overrides: Omit<PipelineConfigInput, 'storage'> = {}): StepInput {
-  pipelineNumber += 1;
-  const config = parseConfig({ ...overrides, data: { ...overrides.data, input }, storage: { root: join(dir, 'runs') } });
-  return { pipelineId: `i${pipelineNumber}`, config };
-}
-
-const write = (name: string, contents: string | Buffer): string => {
-  const path = join(dir, name);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, contents);
-  return path;
-};
+const workspace = new CleanWorkspace('clean-inputs');
+const { stepInput, write } = workspace;
 
 async function rows(path: string): Promise<Record<string, unknown>[]> {
-  const reader = await duck.runAndReadAll(`SELECT * FROM read_parquet('${path}') ORDER BY review_id`);
+  const reader = await workspace.duck.runAndReadAll(`SELECT * FROM read_parquet('${path}') ORDER BY review_id`);
   return reader.getRowObjectsJS();
 }
 
@@ -106,9 +78,9 @@ describe('formats and column mapping', () => {
     ].join('\r\n');
     const jsonl = REVIEWS.map((r) => JSON.stringify({ id: r.id, asin: r.product, cat: r.category, stars: r.rating, title: r.headline, body: r.body })).join('\n');
     const jsonlPath = write('formats/reviews.jsonl', `${jsonl}\n`);
-    const parquetPath = join(dir, 'formats', 'reviews.parquet');
+    const parquetPath = join(workspace.dir, 'formats', 'reviews.parquet');
     // stars stays an integer column: clean reads every mapped column as text.
-    await duck.run(`COPY (SELECT * FROM read_json('${jsonlPath}')) TO '${parquetPath}' (FORMAT parquet)`);
+    await workspace.duck.run(`COPY (SELECT * FROM read_json('${jsonlPath}')) TO '${parquetPath}' (FORMAT parquet)`);
     for (const path of [write('formats/reviews.csv.gz', gzipSync(`${csv}\r\n`)), jsonlPath, parquetPath]) {
       const result = await clean(stepInput(path, { data: { columns: mapping } }));
       expect(await rows(result.cleanedPath)).toEqual(expected);
@@ -155,8 +127,8 @@ describe('many files: folders and globs', () => {
 
   test('the same sample from one file and from the same rows split into 7 files', async () => {
     const sampling = { data: { sampleFraction: 0.3, seed: 9 } };
-    const one = await clean(stepInput(join(dir, 'one', 'all.tsv'), sampling));
-    const seven = await clean(stepInput(join(dir, 'seven'), sampling));
+    const one = await clean(stepInput(join(workspace.dir, 'one', 'all.tsv'), sampling));
+    const seven = await clean(stepInput(join(workspace.dir, 'seven'), sampling));
     const oneIds = await ids(one.cleanedPath);
     expect(await ids(seven.cleanedPath)).toEqual(oneIds);
     expect(seven.counts).toEqual(one.counts);
@@ -169,30 +141,30 @@ describe('many files: folders and globs', () => {
   });
 
   test('a folder records its files and the ones it skipped in the manifest', async () => {
-    const result = await clean(stepInput(join(dir, 'seven')));
+    const result = await clean(stepInput(join(workspace.dir, 'seven')));
     const manifest = JSON.parse(readFileSync(join(result.cleanedPath, '..', 'manifest.json'), 'utf8'));
     expect(manifest.input.files.map((file: { path: string }) => file.path)).toEqual([
-      join(dir, 'seven', 'more', 'part-1.tsv.gz'),
-      join(dir, 'seven', 'more', 'part-3.tsv.gz'),
-      join(dir, 'seven', 'more', 'part-5.tsv.gz'),
-      join(dir, 'seven', 'part-0.tsv'),
-      join(dir, 'seven', 'part-2.tsv'),
-      join(dir, 'seven', 'part-4.tsv'),
-      join(dir, 'seven', 'part-6.tsv'),
+      join(workspace.dir, 'seven', 'more', 'part-1.tsv.gz'),
+      join(workspace.dir, 'seven', 'more', 'part-3.tsv.gz'),
+      join(workspace.dir, 'seven', 'more', 'part-5.tsv.gz'),
+      join(workspace.dir, 'seven', 'part-0.tsv'),
+      join(workspace.dir, 'seven', 'part-2.tsv'),
+      join(workspace.dir, 'seven', 'part-4.tsv'),
+      join(workspace.dir, 'seven', 'part-6.tsv'),
     ]);
     expect(manifest.input.files.reduce((sum: number, file: { rowsRead: number }) => sum + file.rowsRead, 0)).toBe(REVIEWS.length);
-    expect(manifest.input.skipped).toEqual([join(dir, 'seven', '_SUCCESS')]);
+    expect(manifest.input.skipped).toEqual([join(workspace.dir, 'seven', '_SUCCESS')]);
   });
 
   test('a glob selects files across folders', async () => {
-    const result = await clean(stepInput(join(dir, 'seven', '**', 'part-[0-3].tsv*')));
+    const result = await clean(stepInput(join(workspace.dir, 'seven', '**', 'part-[0-3].tsv*')));
     const expected = shards.slice(0, 4).flat().map((review) => review.id);
     expect(result.counts.read).toBe(expected.length);
   });
 
   test('as activities: plan, one shard per file, merge: the same rows and counts; done shards are skipped', async () => {
-    const inProcess = await clean(stepInput(join(dir, 'seven')));
-    const input = stepInput(join(dir, 'seven'));
+    const inProcess = await clean(stepInput(join(workspace.dir, 'seven')));
+    const input = stepInput(join(workspace.dir, 'seven'));
     const plan = await planClean(input);
     expect(plan.tasks.map((task) => task.file.name)).toEqual(['more/part-1.tsv.gz', 'more/part-3.tsv.gz', 'more/part-5.tsv.gz', 'part-0.tsv', 'part-2.tsv', 'part-4.tsv', 'part-6.tsv']);
     // Shards finish in any order (any worker); the merge orders them.
@@ -211,18 +183,18 @@ describe('many files: folders and globs', () => {
   });
 
   test('a merge missing a shard result fails naming what to do', async () => {
-    const input = stepInput(join(dir, 'seven'));
+    const input = stepInput(join(workspace.dir, 'seven'));
     const plan = await planClean(input);
     const results = await Promise.all(plan.tasks.slice(1).map((task) => cleanShard({ ...input, task })));
     await expect(mergeClean({ ...input, plan, results })).rejects.toThrow(/run every shard first/);
   });
 
   test('data.select newest cleans only the most recently modified matching file', async () => {
-    const glob = join(dir, 'seven', '**', 'part-*.tsv*');
-    const newest = join(dir, 'seven', 'part-2.tsv');
+    const glob = join(workspace.dir, 'seven', '**', 'part-*.tsv*');
+    const newest = join(workspace.dir, 'seven', 'part-2.tsv');
     const now = Date.now() / 1000;
     shards.forEach((_, shard) => {
-      const file = join(dir, 'seven', shard % 2 === 0 ? `part-${shard}.tsv` : `more/part-${shard}.tsv.gz`);
+      const file = join(workspace.dir, 'seven', shard % 2 === 0 ? `part-${shard}.tsv` : `more/part-${shard}.tsv.gz`);
       utimesSync(file, now - 3600, file === newest ? now : now - 3600 + shard);
     });
     const result = await clean(stepInput(glob, { data: { select: 'newest' } }));
@@ -232,7 +204,7 @@ describe('many files: folders and globs', () => {
   });
 
   test('a glob that matches nothing fails naming the pattern', async () => {
-    const pattern = join(dir, 'seven', '*.parquet');
+    const pattern = join(workspace.dir, 'seven', '*.parquet');
     await expect(clean(stepInput(pattern))).rejects.toMatchObject({ name: 'InvalidDataError', file: pattern, problem: 'the glob matches no file' });
   });
 
@@ -281,7 +253,7 @@ describe('faults found on a worker thread', () => {
     expect(lines.length).toBeGreaterThan(2 * 1024 * 1024);
     write('cut-late/a.tsv', [TSV_HEADER, tsvLine(REVIEWS[0])].join('\n') + '\n');
     const cut = write('cut-late/b.tsv.gz', whole.subarray(0, Math.floor(whole.length * 0.8)));
-    const error = await clean(stepInput(join(dir, 'cut-late'), { data: { threads: 2 } })).catch((thrown: unknown) => thrown);
+    const error = await clean(stepInput(join(workspace.dir, 'cut-late'), { data: { threads: 2 } })).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(InvalidDataError);
     expect(error).toMatchObject({ file: cut, problem: expect.stringMatching(/^gzip data is corrupt or truncated after line \d+ /) });
   });
@@ -292,7 +264,7 @@ describe('rules: dedupe, category, minimum lengths', () => {
     const [a, b, c] = REVIEWS;
     write('dupes/1.tsv', [TSV_HEADER, tsvLine(a), tsvLine(b), tsvLine({ ...a, body: 'Second copy in the same file.' })].join('\n') + '\n');
     write('dupes/2.tsv', [TSV_HEADER, tsvLine({ ...b, body: 'Copy in a later file.' }), tsvLine(c)].join('\n') + '\n');
-    const result = await clean(stepInput(join(dir, 'dupes')));
+    const result = await clean(stepInput(join(workspace.dir, 'dupes')));
     expect(result.counts).toMatchObject({ read: 5, kept: 3, deduped: 2 });
     expectRowsAddUp(result.counts);
     const kept = await rows(result.cleanedPath);

@@ -2,50 +2,24 @@
  * clean and split end to end on small files in a temp folder: generated Amazon TSV (plain and
  * gzip), hand-written CSV, malformed rows, whole-file faults, sampling and split determinism.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { clean } from '../../activities/clean';
 import { split } from '../../activities/split';
 import { cleanText, hashFraction } from '../../lib/cleaning';
-import { parseConfig, type PipelineConfigInput } from '../../lib/config';
+import type { PipelineConfigInput } from '../../lib/config';
 import { InvalidDataError } from '../../lib/errors';
-import type { StepInput } from '../../lib/steps';
+import { CleanWorkspace } from '../helpers/clean-workspace';
 import { generateReviews, reviewsToTsv, type GeneratedReview } from '../../scripts/generate-reviews';
 
-let dir: string;
-let instance: DuckDBInstance;
-let duck: DuckDBConnection;
-let pipelineNumber = 0;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tuneflow-clean-split-'));
-  instance = await DuckDBInstance.create(':memory:');
-  duck = await instance.connect();
-});
-
-afterAll(() => {
-  duck.closeSync();
-  instance.closeSync();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh pipeline (its own step folders) reading `input`, cleaning as the seed does unless told. */
-function stepInput(input: string, overrides: Omit<PipelineConfigInput, 'storage'> = {}): StepInput {
-  pipelineNumber += 1;
-  const config = parseConfig({
-    ...overrides,
-    data: { cleaning: 'seed', ...overrides.data, input },
-    storage: { root: join(dir, 'runs') },
-  });
-  return { pipelineId: `p${pipelineNumber}`, config };
-}
+/** Each pipeline has its own step folders and cleans as the seed does unless told. */
+const workspace = new CleanWorkspace('clean-split', { cleaning: 'seed' });
+const { stepInput, write } = workspace;
 
 /** The rows of a Parquet file, in file order or sorted by `orderBy` (clean does not promise an order). */
 async function readParquet(path: string, orderBy?: string): Promise<Record<string, unknown>[]> {
-  const reader = await duck.runAndReadAll(`SELECT * FROM read_parquet('${path}')${orderBy ? ` ORDER BY ${orderBy}` : ''}`);
+  const reader = await workspace.duck.runAndReadAll(`SELECT * FROM read_parquet('${path}')${orderBy ? ` ORDER BY ${orderBy}` : ''}`);
   return reader.getRowObjectsJS();
 }
 
@@ -55,12 +29,6 @@ function readQuarantine(path: string): { file: string; line: number; reason: str
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line));
 }
-
-const write = (name: string, contents: string | Buffer): string => {
-  const path = join(dir, name);
-  writeFileSync(path, contents);
-  return path;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Amazon TSV: 600 generated reviews (with the generator's defects) plus three hand-made bad rows.
@@ -209,7 +177,7 @@ describe('clean: Amazon TSV', () => {
     const controller = new AbortController();
     controller.abort();
     await expect(clean(aborted, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
-    const stepFolder = join(dir, 'runs', aborted.pipelineId, 'clean');
+    const stepFolder = join(workspace.dir, 'runs', aborted.pipelineId, 'clean');
     expect(readdirSync(stepFolder)).toEqual([]);
   });
 });
@@ -296,7 +264,7 @@ describe('clean: CSV', () => {
 
 describe('clean: whole-file faults throw InvalidDataError', () => {
   const cases: { name: string; makeFile: () => string; message: RegExp; data?: PipelineConfigInput['data'] }[] = [
-    { name: 'a missing file', makeFile: () => join(dir, 'nope.tsv'), message: /does not exist/ },
+    { name: 'a missing file', makeFile: () => join(workspace.dir, 'nope.tsv'), message: /does not exist/ },
     { name: 'an empty file', makeFile: () => write('empty.tsv', ''), message: /is empty/ },
     { name: 'an empty gzip file', makeFile: () => write('empty.tsv.gz', gzipSync('')), message: /no header line/ },
     { name: 'a header-only file', makeFile: () => write('header-only.tsv', `${HEADER}\n`), message: /header but no data rows/ },
@@ -375,11 +343,11 @@ describe('split', () => {
     const error = await split({ ...stepInput('unused.tsv'), cleanedPath: tiny.cleanedPath }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(InvalidDataError);
     expect((error as InvalidDataError).message).toMatch(/^invalid data in .*cleaned\.parquet: 1 cleaned rows give/);
-    expect(existsSync(join(dir, 'runs', `p${pipelineNumber}`, 'split', 'train.parquet'))).toBe(false);
+    expect(existsSync(join(workspace.dir, 'runs', workspace.lastPipelineId, 'split', 'train.parquet'))).toBe(false);
   });
 
   test('a missing cleaned file fails with InvalidDataError', async () => {
-    const missing = join(dir, 'no-such.parquet');
+    const missing = join(workspace.dir, 'no-such.parquet');
     await expect(split({ ...stepInput('unused.tsv'), cleanedPath: missing })).rejects.toMatchObject({ name: 'InvalidDataError', file: missing });
   });
 });
