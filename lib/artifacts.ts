@@ -47,9 +47,16 @@ export async function writeFileAtomic(finalPath: string, contents: string): Prom
   }
 }
 
-/** sha256 of the JSON of a flat config section with sorted keys (key order does not matter). */
-export function configHash(section: Record<string, unknown>): string {
-  return createHash('sha256').update(JSON.stringify(section, Object.keys(section).sort())).digest('hex');
+/**
+ * sha256 of a JSON value with object keys sorted at every depth: the same settings hash the same
+ * whatever their order, and a change anywhere (a nested column mapping, a file's mtime) changes it.
+ */
+export function configHash(value: unknown): string {
+  const sortedKeys = (_key: string, item: unknown) =>
+    item !== null && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item;
+  return createHash('sha256').update(JSON.stringify(value, sortedKeys)).digest('hex');
 }
 
 /** A string literal for DuckDB SQL. */

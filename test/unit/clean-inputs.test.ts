@@ -13,6 +13,7 @@ import { cleanTextDefault, hashFraction } from '../../lib/cleaning';
 import { parseConfig } from '../../lib/config';
 import { InvalidDataError } from '../../lib/errors';
 import type { CleanCounts } from '../../lib/steps';
+import { configHash } from '../../lib/artifacts';
 import { CleanWorkspace } from '../helpers/clean-workspace';
 import { generateReviews, reviewsToTsv } from '../../scripts/generate-reviews';
 
@@ -180,6 +181,29 @@ describe('many files: folders and globs', () => {
     expect(readFileSync(merged.quarantinePath, 'utf8')).toBe(readFileSync(inProcess.quarantinePath, 'utf8'));
     // A merge retried after it finished (its activity lost) returns the same result.
     expect(await mergeClean({ ...input, plan, results })).toEqual(merged);
+  });
+
+  test('a shard is redone when its file or the data config changed since it was cleaned', async () => {
+    const input = stepInput(join(workspace.dir, 'seven'));
+    const shardOf = async (step: typeof input) => (await planClean(step)).tasks[3];
+    const task = await shardOf(input);
+    await cleanShard({ ...input, task });
+    const mtimeOf = () => statSync(task.candidatesPath).mtimeMs;
+    let written = mtimeOf();
+    const file = statSync(task.file.path);
+    utimesSync(task.file.path, file.atime, new Date(file.mtimeMs + 60_000));
+    await cleanShard({ ...input, task: await shardOf(input) });
+    expect(mtimeOf()).not.toBe(written);
+    written = mtimeOf();
+    // The same pipeline (same shard folder) retried with another nested setting: redone too.
+    const remapped = { ...input, config: { ...input.config, data: { ...input.config.data, columns: { text: 'review_body' } } } };
+    await cleanShard({ ...remapped, task: await shardOf(remapped) });
+    expect(mtimeOf()).not.toBe(written);
+  });
+
+  test('configHash: key order does not matter, a nested change does', () => {
+    expect(configHash({ a: 1, b: { c: 2, d: [3] } })).toBe(configHash({ b: { d: [3], c: 2 }, a: 1 }));
+    expect(configHash({ a: 1, b: { c: 2 } })).not.toBe(configHash({ a: 1, b: { c: 3 } }));
   });
 
   test('a merge missing a shard result fails naming what to do', async () => {
