@@ -185,7 +185,7 @@ export async function listSchedules(client: Client): Promise<ScheduleListItem[]>
   const items: ScheduleListItem[] = [];
   for await (const summary of client.schedule.list()) {
     if (summary.action?.workflowType !== fineTunePipeline.name) continue;
-    items.push(listItem(summary));
+    items.push(listFields(summary));
   }
   return items.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
 }
@@ -263,17 +263,18 @@ function runsOf(actions: ScheduleSummary['info']['recentActions']): z.infer<type
   }));
 }
 
-function listItem(summary: ScheduleSummary): ScheduleListItem {
-  const memo = memoOf(summary.memo);
+/** The fields a list item and a description share, from either answer of the server. */
+function listFields(schedule: ScheduleSummary | ScheduleDescription): ScheduleListItem {
+  const memo = memoOf(schedule.memo);
   return ScheduleListItem.parse({
-    scheduleId: summary.scheduleId,
-    paused: summary.state.paused,
-    note: summary.state.note || null,
+    scheduleId: schedule.scheduleId,
+    paused: schedule.state.paused,
+    note: schedule.state.note || null,
     cron: memo?.cron ?? null,
     every: memo?.every ?? null,
     configFile: memo?.configFile ?? null,
-    nextRuns: summary.info.nextActionTimes.map((t) => t.toISOString()),
-    recentRuns: runsOf(summary.info.recentActions),
+    nextRuns: schedule.info.nextActionTimes.map((t) => t.toISOString()),
+    recentRuns: runsOf(schedule.info.recentActions),
   });
 }
 
@@ -281,14 +282,7 @@ async function describeHandle(handle: ScheduleHandle): Promise<ScheduleDetails> 
   const d: ScheduleDescription = await withSchedule(handle.scheduleId, () => handle.describe());
   const memo = memoOf(d.memo);
   return ScheduleDetails.parse({
-    scheduleId: d.scheduleId,
-    paused: d.state.paused,
-    note: d.state.note || null,
-    cron: memo?.cron ?? null,
-    every: memo?.every ?? null,
-    configFile: memo?.configFile ?? null,
-    nextRuns: d.info.nextActionTimes.map((t) => t.toISOString()),
-    recentRuns: runsOf(d.info.recentActions),
+    ...listFields(d),
     timezone: d.spec.timezone ?? 'UTC',
     overlap: d.policies.overlap,
     catchupWindowMs: d.policies.catchupWindow,
