@@ -63,10 +63,13 @@ const PROBE_BYTES = 1024 * 1024;
 /** Output is written in blocks of about this many characters. */
 const FLUSH_CHARS = 1024 * 1024;
 /**
- * DuckDB's share of the worker's memory; beyond it the dedupe spills to disk, so peak RSS does
- * not grow with the input. (Its readers and writers use some memory outside the limit.)
+ * The merge's DuckDB threads, and its memory: beyond the limit the dedupe spills to disk, so
+ * peak RSS stops growing with the input. Each thread's CSV read buffer counts against the limit,
+ * so it grows with the threads (2 threads: 192 MB), and the threads are capped to keep it small.
+ * (DuckDB's readers and writers use some memory outside the limit.)
  */
-const DUCKDB_MEMORY_LIMIT = '320MB';
+const MERGE_MAX_THREADS = 16;
+const mergeMemoryLimitMB = (threads: number) => 128 + 32 * threads;
 /** A TSV is split into byte ranges of at least this size, cleaned in parallel. */
 const RANGE_MIN_BYTES = 16 * 1024 * 1024;
 /** Line numbers of a task fit below this, so (task index, line) is one sortable BIGINT. */
@@ -1051,8 +1054,10 @@ export async function mergeClean(input: MergeCleanInput): Promise<CleanResult> {
 
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });
+  const mergeThreads = Math.min(availableParallelism(), MERGE_MAX_THREADS);
   const instance = await DuckDBInstance.create(join(workDir, 'clean.duckdb'), {
-    memory_limit: DUCKDB_MEMORY_LIMIT,
+    threads: String(mergeThreads),
+    memory_limit: `${mergeMemoryLimitMB(mergeThreads)}MB`,
     temp_directory: join(workDir, 'spill'),
     // The output's row order is not promised; keeping it would buffer rows in memory.
     preserve_insertion_order: 'false',

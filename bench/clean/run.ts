@@ -82,20 +82,87 @@ async function duckdbCount(input: string): Promise<{ rows: number; seconds: numb
   }
 }
 
+/**
+ * DuckDB's reader as (c) reads the file, but here it parses the fields the clean step uses; the
+ * rows with a wrong column count are skipped (tuneflow quarantines them).
+ */
+const readFields = (input: string) =>
+  `SELECT review_id, product_id, review_headline, review_body, star_rating FROM read_csv(${sqlString(input)}, delim = '\t', header = true,
+     quote = '', escape = '', all_varchar = true, strict_mode = false, ignore_errors = true)`;
+
+/** Python's whitespace but the plain space (the default mode makes every run one space), as an RE2 class body. */
+const OTHER_WHITESPACE_RE2 = '\\t-\\r\\x{1c}-\\x{1f}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}';
+
+/**
+ * The `default` mode's main rules as DuckDB SQL: markup removed, whitespace runs made one space,
+ * the word cap at a sentence end (lib/cleaning.ts `cleanTextDefault`). Entities are not decoded,
+ * and each regex runs only on the rows that need it: a lower bound on what the mode costs in SQL.
+ */
+const SQL_CLEANING_MACROS = [
+  `CREATE MACRO strip_markup(t) AS CASE WHEN contains(t, '<') OR contains(t, '[[')
+     THEN regexp_replace(t, '<[A-Za-z/!][^<>]*>|\\[\\[[^\\]]+\\]\\]', ' ', 'g') ELSE t END`,
+  `CREATE MACRO one_space(t) AS CASE WHEN regexp_matches(t, '[${OTHER_WHITESPACE_RE2}]|  |^ | $')
+     THEN trim(regexp_replace(t, '[ ${OTHER_WHITESPACE_RE2}]+', ' ', 'g'), ' ') ELSE t END`,
+  // Under 2n bytes a text of single-spaced words has fewer than n spaces: no count needed.
+  `CREATE MACRO cap_words(t, n) AS CASE WHEN strlen(t) < 2 * n OR strlen(t) - strlen(replace(t, ' ', '')) < n THEN t
+     ELSE array_to_string(string_split(t, ' ')[1:coalesce(list_max(list_transform(string_split(t, ' ')[1:n],
+       (word, i) -> CASE WHEN suffix(word, '.') OR suffix(word, '?') OR suffix(word, '!') THEN i END)), n)], ' ') END`,
+];
+
+/**
+ * Two floors under (a), each a DuckDB statement on the same file with DuckDB's threads:
+ * (d) the fields read and written to Parquet, nothing else (what any clean step that writes
+ * Parquet costs at least); (e) the same with the default mode's rules in SQL
+ * (SQL_CLEANING_MACROS), empty rows dropped: a lower bound for a clean step written in SQL
+ * (no entities, quarantine file, dedupe or split).
+ */
+async function duckdbFloors(input: string, dir: string): Promise<{ writeSeconds: number; sqlCleanSeconds: number; sqlKept: number }> {
+  const instance = await DuckDBInstance.create(':memory:', { preserve_insertion_order: 'false' });
+  const connection = await instance.connect();
+  const output = join(dir, 'floor.parquet');
+  const timed = async (sql: string) => {
+    const started = performance.now();
+    await connection.run(sql);
+    return (performance.now() - started) / 1000;
+  };
+  try {
+    for (const macro of SQL_CLEANING_MACROS) await connection.run(macro);
+    const writeSeconds = await timed(`COPY (${readFields(input)}) TO ${sqlString(output)} (FORMAT parquet, COMPRESSION zstd)`);
+    // One rule per nesting level: a macro's argument is substituted, so nesting the calls would
+    // evaluate the inner rules again for each use of `t`.
+    const sqlCleanSeconds = await timed(
+      `COPY (SELECT * FROM (
+               SELECT review_id, product_id, cap_words(text, 100) AS text, cap_words(summary, 20) AS summary, star_rating FROM (
+                 SELECT review_id, product_id, one_space(text) AS text, one_space(summary) AS summary, star_rating FROM (
+                   SELECT review_id, product_id, strip_markup(review_body) AS text, strip_markup(review_headline) AS summary, star_rating
+                   FROM (${readFields(input)}))))
+             WHERE text <> '' AND summary <> '') TO ${sqlString(output)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    const kept = await connection.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${sqlString(output)})`);
+    return { writeSeconds, sqlCleanSeconds, sqlKept: Number(kept.getRowObjectsJS()[0].n) };
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+    rmSync(output, { force: true });
+  }
+}
+
 const positiveInteger = (value: string) => {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a non-negative integer');
   return parsed;
 };
 
+const positiveIntegers = (value: string) => value.split(',').map(positiveInteger);
+
 async function main(): Promise<void> {
   const options = new Command('bench:clean')
     .option('--rows <n>', 'rows of the file all three run on', positiveInteger, 1_000_000)
-    .option('--rss-rows <n>', 'rows of the second file, (a) only, for peak RSS (0 skips it)', positiveInteger, 4_000_000)
+    .option('--rss-rows <n,...>', 'rows of further files, (a) only, for peak RSS (0 skips them)', positiveIntegers, [4_000_000])
     .option('--dir <path>', 'where the generated files are kept between runs', 'state/bench/clean')
     .option('--repeat <n>', 'runs of each, the fastest counts', positiveInteger, 1)
     .parse()
-    .opts<{ rows: number; rssRows: number; dir: string; repeat: number }>();
+    .opts<{ rows: number; rssRows: number[]; dir: string; repeat: number }>();
   const dir = resolve(REPO, options.dir);
   const input = join(dir, `reviews-${options.rows}.tsv`);
   await generate(input, options.rows);
@@ -103,20 +170,25 @@ async function main(): Promise<void> {
   console.log(`input: ${input} (${options.rows} rows, ${megabytes.toFixed(1)} MB); cpus: ${cpus().length}`);
 
   type SeedRun = { result: { seconds: number; read: number; kept: number }; wallSeconds: number };
-  const runs: { a: ReturnType<typeof tuneflow>[]; b: SeedRun[]; c: Awaited<ReturnType<typeof duckdbCount>>[] } = { a: [], b: [], c: [] };
+  type Floors = Awaited<ReturnType<typeof duckdbFloors>>;
+  const runs: { a: ReturnType<typeof tuneflow>[]; b: SeedRun[]; c: Awaited<ReturnType<typeof duckdbCount>>[]; floors: Floors[] } = { a: [], b: [], c: [], floors: [] };
   for (let round = 0; round < Math.max(1, options.repeat); round += 1) {
     runs.a.push(tuneflow(input, join(dir, 'runs')));
     runs.b.push(runJson(join(REPO, '.venv/bin/python'), [join(REPO, 'bench/clean/seed_baseline.py'), input]) as SeedRun);
     runs.c.push(await duckdbCount(input));
+    runs.floors.push(await duckdbFloors(input, dir));
   }
   const fastest = <T>(all: T[], seconds: (run: T) => number) => all.reduce((best, run) => (seconds(run) < seconds(best) ? run : best));
   const a = fastest(runs.a, (run) => run.result.seconds);
   const b = fastest(runs.b, (run) => run.result.seconds);
   const c = fastest(runs.c, (run) => run.seconds);
+  const d = fastest(runs.floors, (run) => run.writeSeconds);
+  const e = fastest(runs.floors, (run) => run.sqlCleanSeconds);
   const peakRssMiB = Math.max(...runs.a.map((run) => run.result.peakRssMiB));
   console.log(
     `runs: ${runs.a.length} of each; (a) ${runs.a.map((run) => run.result.seconds.toFixed(2)).join(', ')} s; (b) ${runs.b.map((run) => run.result.seconds.toFixed(2)).join(', ')} s; ` +
-      `(c) ${runs.c.map((run) => run.seconds.toFixed(2)).join(', ')} s; load average ${loadavg().map((load) => load.toFixed(2)).join(' ')}`,
+      `(c) ${runs.c.map((run) => run.seconds.toFixed(2)).join(', ')} s; (d) ${runs.floors.map((run) => run.writeSeconds.toFixed(2)).join(', ')} s; ` +
+      `(e) ${runs.floors.map((run) => run.sqlCleanSeconds.toFixed(2)).join(', ')} s; load average ${loadavg().map((load) => load.toFixed(2)).join(' ')}`,
   );
 
   const line = (name: string, seconds: number, wall: number, extra: string) =>
@@ -126,17 +198,21 @@ async function main(): Promise<void> {
   line('(a) tuneflow clean + split', a.result.seconds, a.wallSeconds, `kept ${a.result.counts.kept}, peak RSS ${peakRssMiB.toFixed(0)} MiB`);
   line('(b) seed: pandas + clean_text', b.result.seconds, b.wallSeconds, `kept ${b.result.kept} of ${b.result.read} parsed`);
   line('(c) DuckDB count(*)', c.seconds, c.seconds, `${c.rows} rows`);
+  line('(d) floor: DuckDB read -> Parquet', d.writeSeconds, d.writeSeconds, 'no cleaning');
+  line('(e) floor: default mode in SQL', e.sqlCleanSeconds, e.sqlCleanSeconds, `kept ${e.sqlKept} (lower bound: no entities, quarantine, dedupe, split)`);
   console.log(`a/b = ${(b.result.seconds / a.result.seconds).toFixed(2)}x faster   (target >= 10)`);
   console.log(`a/c = ${(c.seconds / a.result.seconds).toFixed(3)} of the read floor's speed   (target >= 0.5)`);
+  console.log(`floors: d/c = ${(c.seconds / d.writeSeconds).toFixed(3)}, e/c = ${(c.seconds / e.sqlCleanSeconds).toFixed(3)}; e/b = ${(b.result.seconds / e.sqlCleanSeconds).toFixed(2)}x`);
 
-  if (options.rssRows > 0) {
-    const bigInput = join(dir, `reviews-${options.rssRows}.tsv`);
-    await generate(bigInput, options.rssRows);
+  console.log(`peak RSS of (a): ${peakRssMiB.toFixed(0)} MiB at ${options.rows} rows`);
+  for (const rows of options.rssRows.filter((count) => count > 0)) {
+    const bigInput = join(dir, `reviews-${rows}.tsv`);
+    await generate(bigInput, rows);
     const big = tuneflow(bigInput, join(dir, 'runs'));
     const bigMegabytes = statSync(bigInput).size / 1e6;
     console.log(
-      `peak RSS of (a): ${peakRssMiB.toFixed(0)} MiB at ${options.rows} rows, ${big.result.peakRssMiB.toFixed(0)} MiB at ${options.rssRows} rows ` +
-        `(${big.result.seconds.toFixed(2)} s, ${Math.round(options.rssRows / big.result.seconds).toLocaleString('en-US')} rows/s, ${(bigMegabytes / big.result.seconds).toFixed(1)} MB/s)`,
+      `peak RSS of (a): ${big.result.peakRssMiB.toFixed(0)} MiB at ${rows} rows ` +
+        `(${bigMegabytes.toFixed(1)} MB; ${big.result.seconds.toFixed(2)} s, ${Math.round(rows / big.result.seconds).toLocaleString('en-US')} rows/s, ${(bigMegabytes / big.result.seconds).toFixed(1)} MB/s)`,
     );
   }
 }
