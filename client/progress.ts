@@ -3,7 +3,7 @@
  * (the workflow's `progress` query, its pending activities and its history), and the running
  * step's last heartbeat as a progress bar on a terminal or as plain lines in a log.
  */
-import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import type { cpuActivities, gpuActivities } from '../activities';
@@ -149,15 +149,26 @@ export async function bulkSummarizeProgress(
   };
 }
 
-/** Reads the DAG of one pipeline: the progress query, pending activities and history. */
+/**
+ * The progress a completed pipeline returned with its result (null: it has none, as pipelines
+ * finished before the result carried it).
+ */
+function finalProgress(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>): PipelineProgress | null {
+  const completed = (history.events ?? []).find((event) => event.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes;
+  const result = completed?.result?.payloads?.[0];
+  if (!result) return null;
+  return PipelineProgress.nullable().parse(defaultPayloadConverter.fromPayload<{ progress?: unknown }>(result).progress ?? null);
+}
+
+/**
+ * Reads the DAG of one pipeline: its progress (from the result once it completed, else the
+ * `progress` query, which a worker answers), pending activities and history.
+ */
 export async function pipelineStatus(client: Client, pipelineId: string, now = Date.now()): Promise<PipelineStatus> {
   const handle = client.workflow.getHandle(pipelineId);
-  const [description, rawProgress, history] = await Promise.all([
-    handle.describe(),
-    handle.query(progressQuery),
-    handle.fetchHistory(),
-  ]);
-  const progress = PipelineProgress.parse(rawProgress);
+  const [description, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
+  const progress =
+    (description.status.name === 'COMPLETED' ? finalProgress(history) : null) ?? PipelineProgress.parse(await handle.query(progressQuery));
 
   // Ended attempts are in the history: the started event (written when the activity ends) has its attempt.
   const attempts = new Map<PipelineStep, number>();

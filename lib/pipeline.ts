@@ -50,21 +50,6 @@ export type ReportOutcome = z.infer<typeof ReportOutcome>;
 export const ReportState = z.discriminatedUnion('state', [z.object({ state: z.literal('running') }), ReportCompleted, ReportFailed]);
 export type ReportState = z.infer<typeof ReportState>;
 
-export const PipelineResult = z.object({
-  pipelineId: z.string(),
-  config: PipelineConfig,
-  clean: CleanResult,
-  split: SplitResult,
-  train: TrainResult,
-  evaluation: EvaluateResult,
-  registered: RegisterResult,
-  summaries: SummarizeResult,
-  /** null: the pipeline started before the report existed (patch `run-report`). */
-  report: ReportOutcome.nullable().default(null),
-  stepDurationsMs: z.record(PipelineStep, z.number()),
-});
-export type PipelineResult = z.infer<typeof PipelineResult>;
-
 export const PipelineProgress = z.object({
   pipelineId: z.string(),
   currentStep: PipelineStep.nullable(),
@@ -81,3 +66,24 @@ export const PipelineProgress = z.object({
   error: z.string().nullable(),
 });
 export type PipelineProgress = z.infer<typeof PipelineProgress>;
+
+export const PipelineResult = z.object({
+  pipelineId: z.string(),
+  config: PipelineConfig,
+  clean: CleanResult,
+  split: SplitResult,
+  train: TrainResult,
+  evaluation: EvaluateResult,
+  registered: RegisterResult,
+  summaries: SummarizeResult,
+  /** null: the pipeline started before the report existed (patch `run-report`). */
+  report: ReportOutcome.nullable().default(null),
+  stepDurationsMs: z.record(PipelineStep, z.number()),
+  /**
+   * The `progress` query's last answer, so a finished pipeline's status needs no worker to replay
+   * it; null: the pipeline finished before the result carried it.
+   */
+  progress: PipelineProgress.nullable().default(null),
+});
+export type PipelineResult = z.infer<typeof PipelineResult>;
+

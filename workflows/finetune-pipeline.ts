@@ -327,5 +327,6 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     stepDurationsMs: Object.fromEntries(
       PIPELINE_STEPS.map((name) => [name, progress.steps[name].durationMs ?? 0]),
     ) as PipelineResult['stepDurationsMs'],
+    progress,
   };
 }

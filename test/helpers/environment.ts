@@ -1,6 +1,6 @@
 /** Shared set-up for tests that run real services and real steps. */
 import * as path from 'node:path';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -26,6 +26,22 @@ export function startTemporal(options: { uiPort?: number } = {}): Promise<TestWo
       ...(options.uiPort !== undefined ? { ui: true, uiPort: options.uiPort } : {}),
     },
   });
+}
+
+const HISTORIES = path.join(REPO_ROOT, 'test', 'replay', 'histories');
+
+/**
+ * TUNEFLOW_RECORD_HISTORY=<name> records a workflow run (the latest, or `runId`) as
+ * test/replay/histories/<name><suffix>.json; earlier recordings stay (never overwritten), so the
+ * replay test keeps proving that old histories replay on new code.
+ */
+export async function recordHistory(address: string, workflowId: string, options: { suffix?: string; runId?: string } = {}): Promise<void> {
+  const recordAs = process.env.TUNEFLOW_RECORD_HISTORY;
+  if (!recordAs) return;
+  const run = options.runId ? ['--run-id', options.runId] : [];
+  // The CLI's JSON is the format Worker.runReplayHistory reads (as histories exported from the UI).
+  const { stdout } = await execa(TEMPORAL_BIN, ['workflow', 'show', '--address', address, '--workflow-id', workflowId, ...run, '--output', 'json']);
+  await writeFile(path.join(HISTORIES, `${recordAs}${options.suffix ?? ''}.json`), stdout, { flag: 'wx' });
 }
 
 export function tempDir(prefix: string): Promise<string> {

@@ -17,7 +17,7 @@ import { MlflowClient } from '../../lib/mlflow';
 import { parseConfig } from '../../lib/config';
 import { BulkSummarizeResult, type SummarizeInput } from '../../lib/steps';
 import { REPO_ROOT, sqlString } from '../../lib/artifacts';
-import { MLFLOW_URI, demoFixture, startTemporal, tempDir } from '../helpers/environment';
+import { MLFLOW_URI, demoFixture, recordHistory, startTemporal, tempDir } from '../helpers/environment';
 
 const PRODUCTS = 9;
 const SHARD_SIZE = 2; // 9 products: 5 shards
@@ -148,6 +148,9 @@ test('continue-as-new over tiny shards, and a SIGKILLed GPU worker: every produc
   expect(result.runs).toBe(3);
   const firstRun = await env.client.workflow.getHandle(pipelineId, handle.firstExecutionRunId).describe();
   expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
+  // The first run plans and continues as new; the last one merges.
+  await recordHistory(env.address, pipelineId, { suffix: '-first-run', runId: handle.firstExecutionRunId });
+  await recordHistory(env.address, pipelineId, { suffix: '-last-run' });
   // What `tuneflow status` and `run --wait` read of it: the shards carried over two continue-as-new
   // and the last run's own, all finished.
   expect((await bulkSummarizeProgress(env.client, pipelineId)).shards).toEqual({

@@ -3,11 +3,10 @@
  * the tiny T5, real cleaning, training, ROUGE, registration and summaries.
  */
 import * as path from 'node:path';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { execa } from 'execa';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cpuActivities } from '../../activities';
 import { createCpuWorker } from '../../workers/cpu-worker';
@@ -17,10 +16,8 @@ import { TASK_QUEUES } from '../../lib/task-queues';
 import { MlflowClient } from '../../lib/mlflow';
 import { PipelineConfig, type PipelineConfigInput } from '../../lib/config';
 import { PipelineResult, type ReportOutcome } from '../../lib/pipeline';
-import { REPO_ROOT } from '../../lib/artifacts';
-import { MLFLOW_URI, TEMPORAL_BIN, demoFixture, registerChampion, startTemporal, tempDir } from '../helpers/environment';
+import { MLFLOW_URI, demoFixture, recordHistory, registerChampion, startTemporal, tempDir } from '../helpers/environment';
 
-const HISTORIES = path.join(REPO_ROOT, 'test', 'replay', 'histories');
 
 let env: TestWorkflowEnvironment;
 let workDir: string;
@@ -68,19 +65,6 @@ async function runWorkers<T>(work: () => Promise<T>, cpu: typeof cpuActivities =
   );
   if (!settled.ok) throw settled.error;
   return settled.value;
-}
-
-/**
- * TUNEFLOW_RECORD_HISTORY=<name> records the workflow as test/replay/histories/<name><suffix>.json;
- * earlier recordings stay (never overwritten), so the replay test keeps proving that old histories
- * replay on new code.
- */
-async function recordHistory(workflowId: string, suffix = ''): Promise<void> {
-  const recordAs = process.env.TUNEFLOW_RECORD_HISTORY;
-  if (!recordAs) return;
-  // The CLI's JSON is the format Worker.runReplayHistory reads (as histories exported from the UI).
-  const { stdout } = await execa(TEMPORAL_BIN, ['workflow', 'show', '--address', env.address, '--workflow-id', workflowId, '--output', 'json']);
-  await writeFile(path.join(HISTORIES, `${recordAs}${suffix}.json`), stdout, { flag: 'wx' });
 }
 
 async function queryRows<T extends Record<string, unknown>>(sql: string): Promise<T[]> {
@@ -200,7 +184,7 @@ test('the pipeline runs clean -> split -> train -> evaluate -> register -> summa
   expect(report.artifactUri).toBe(`runs:/${result.train.mlflowRunId}/report/report.html`);
   expect(report.mlflowUrl).toBe(`${MLFLOW_URI}/#/experiments/${run.info.experiment_id}/runs/${run.info.run_id}/artifactPath/report/report.html`);
 
-  await recordHistory(workflowId);
+  await recordHistory(env.address, workflowId);
 });
 
 test('a borderline champion gate waits for a person: reject keeps the champion; a failed report fails no pipeline', async () => {
@@ -252,7 +236,7 @@ test('a borderline champion gate waits for a person: reject keeps the champion; 
   expect(final.report).toEqual(result.report);
   for (const step of Object.values(final.steps)) expect(step.state).toBe('completed');
 
-  await recordHistory(workflowId, '-review');
+  await recordHistory(env.address, workflowId, { suffix: '-review' });
 });
 
 test('an invalid config fails the workflow at once with the field path, non-retryable', async () => {
