@@ -86,4 +86,3 @@ export const PipelineResult = z.object({
   progress: PipelineProgress.nullable().default(null),
 });
 export type PipelineResult = z.infer<typeof PipelineResult>;
-

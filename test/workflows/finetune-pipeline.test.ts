@@ -18,7 +18,6 @@ import { PipelineConfig, type PipelineConfigInput } from '../../lib/config';
 import { PipelineResult, type ReportOutcome } from '../../lib/pipeline';
 import { MLFLOW_URI, demoFixture, recordHistory, registerChampion, startTemporal, tempDir } from '../helpers/environment';
 
-
 let env: TestWorkflowEnvironment;
 let workDir: string;
 let fixture: { data: string; model: string };
