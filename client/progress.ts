@@ -167,8 +167,7 @@ function finalProgress(history: Awaited<ReturnType<WorkflowHandle['fetchHistory'
 export async function pipelineStatus(client: Client, pipelineId: string, now = Date.now()): Promise<PipelineStatus> {
   const handle = client.workflow.getHandle(pipelineId);
   const [description, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
-  const progress =
-    (description.status.name === 'COMPLETED' ? finalProgress(history) : null) ?? PipelineProgress.parse(await handle.query(progressQuery));
+  const progress = finalProgress(history) ?? PipelineProgress.parse(await handle.query(progressQuery));
 
   // Ended attempts are in the history: the started event (written when the activity ends) has its attempt.
   const attempts = new Map<PipelineStep, number>();
