@@ -7,7 +7,7 @@ import { EvaluateInput, EvaluateResult, type ChampionRef, type EvaluateSpec } fr
 import { ensureStepDir } from '../lib/artifacts';
 import { GATE_ALIASES } from '../lib/gate';
 import { MlflowClient } from '../lib/mlflow';
-import { runPythonStep } from './python-runner';
+import { runPythonStep } from '../lib/python-step/runner';
 
 export async function evaluate(rawInput: EvaluateInput): Promise<EvaluateResult> {
   const input = EvaluateInput.parse(rawInput);

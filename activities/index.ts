@@ -3,9 +3,9 @@
  * types of these objects.
  */
 import { Context } from '@temporalio/activity';
-import { InvalidDataError } from '../lib/errors';
+import { InvalidDataError } from '../lib/failures';
 import type { CleanResult, CleanShardInput, CleanTaskResult, StepInput } from '../lib/steps';
-import { InvalidConfigError } from '../lib/config';
+import { InvalidConfigError } from '../lib/failures';
 import { nonRetryable } from '../lib/failures';
 import { clean, cleanShard, mergeClean, planClean } from './clean';
 import { split } from './split';

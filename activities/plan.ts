@@ -9,9 +9,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { PlanResult, StepInput, type PlanSpec } from '../lib/steps';
 import type { PipelineConfig } from '../lib/config';
-import { InvalidConfigError } from '../lib/config';
+import { InvalidConfigError } from '../lib/failures';
 import { resolveFromRepo } from '../lib/artifacts';
-import { runPythonStep } from './python-runner';
+import { runPythonStep } from '../lib/python-step/runner';
 
 export async function planTraining(rawInput: StepInput): Promise<PlanResult> {
   const input = StepInput.parse(rawInput);

@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import { RegisterInput, RegisterResult } from '../lib/steps';
 import { MlflowClient, type MlflowDatasetInput } from '../lib/mlflow';
 import { REPO_ROOT } from '../lib/artifacts';
-import { InvalidDataError } from '../lib/errors';
+import { InvalidDataError } from '../lib/failures';
 import { GATE_ALIASES, decideGate, proposeGate } from '../lib/gate';
 import { workflowUrl } from '../lib/temporal-settings';
 

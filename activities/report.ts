@@ -9,7 +9,7 @@ import { ReportInput, ReportResult, ReportStepResult, type ReportSpec } from '..
 import { ensureStepDir } from '../lib/artifacts';
 import { MlflowClient } from '../lib/mlflow';
 import { hostfileNodes } from './plan';
-import { runPythonStep } from './python-runner';
+import { runPythonStep } from '../lib/python-step/runner';
 
 export async function report(rawInput: ReportInput): Promise<ReportResult> {
   const input = ReportInput.parse(rawInput);

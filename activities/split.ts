@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { configHash, ensureStepDir, sqlString, tempPathFor, writeFileAtomic } from '../lib/artifacts';
 import { hashFractionSql } from '../lib/cleaning';
-import { InvalidDataError } from '../lib/errors';
+import { InvalidDataError } from '../lib/failures';
 import type { SplitInput, SplitResult } from '../lib/steps';
 
 const SPLIT_COLUMNS = ['review_id', 'product_id', 'text', 'summary'] as const;

@@ -21,7 +21,7 @@ import {
   type SummarizeSpec,
 } from '../lib/steps';
 import { ensureStepDir } from '../lib/artifacts';
-import { runPythonStep } from './python-runner';
+import { runPythonStep } from '../lib/python-step/runner';
 
 async function runPart(rawInput: SummarizeInput, part: SummarizePart, specName: string): Promise<Record<string, unknown>> {
   const input = SummarizeInput.parse(rawInput);

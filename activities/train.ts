@@ -15,8 +15,8 @@ import { ensureStepDir, writeFileAtomic } from '../lib/artifacts';
 import { MlflowClient } from '../lib/mlflow';
 import { deepSpeedConfig } from '../lib/deepspeed';
 import { currentChampion } from './evaluate';
-import { StepHeartbeat } from '../lib/events';
-import { freePort, runPythonStep, type Launch } from './python-runner';
+import { StepHeartbeat } from '../lib/python-step/protocol';
+import { freePort, runPythonStep, type Launch } from '../lib/python-step/runner';
 
 const LatestCheckpoint = z.object({ checkpoint: z.string(), globalStep: z.number().int().nonnegative() });
 type LatestCheckpoint = z.infer<typeof LatestCheckpoint>;

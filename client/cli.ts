@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { loadConfigFile } from '../lib/config-file';
-import { InvalidConfigError } from '../lib/config';
+import { InvalidConfigError } from '../lib/failures';
 import { MlflowClient } from '../lib/mlflow';
 import { PipelineResult, PIPELINE_STEPS } from '../lib/pipeline';
 import { workflowUrl } from '../lib/temporal-settings';

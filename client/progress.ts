@@ -7,7 +7,7 @@ import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temp
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import type { cpuActivities, gpuActivities } from '../activities';
-import { StepHeartbeat, type CheckpointEvent, type ProgressEvent } from '../lib/events';
+import { StepHeartbeat, type CheckpointEvent, type ProgressEvent } from '../lib/python-step/protocol';
 import { PIPELINE_STEPS, PipelineProgress, PipelineStep, StepStatus } from '../lib/pipeline';
 import { BulkSummarizeInput, ShardRef, SummarizePlan } from '../lib/steps';
 import { progressQuery } from '../workflows/finetune-pipeline';

@@ -11,7 +11,7 @@ import { loadConfigFile } from '../lib/config-file';
 import { parseConfig, type PipelineConfig } from '../lib/config';
 import { resolveFromRepo } from '../lib/artifacts';
 import { SummarizeTextResult, SummarizeTextSpec } from '../lib/steps';
-import { runPythonStep } from '../activities/python-runner';
+import { runPythonStep } from '../lib/python-step/runner';
 
 export interface SummarizeTextOptions {
   text: string;

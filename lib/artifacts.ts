@@ -2,7 +2,8 @@
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { InvalidConfigError, type PipelineConfig } from './config';
+import type { PipelineConfig } from './config';
+import { InvalidConfigError } from './failures';
 
 /** The repository root (storage paths in configs are relative to it). */
 export const REPO_ROOT = path.resolve(__dirname, '..');

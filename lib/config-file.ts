@@ -1,7 +1,8 @@
 /** Reads a pipeline config from a YAML or JSON file and validates it (lib/config.ts). */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { InvalidConfigError, parseConfig, type PipelineConfig } from './config';
+import { parseConfig, type PipelineConfig } from './config';
+import { InvalidConfigError } from './failures';
 
 export async function loadConfigFile(file: string): Promise<PipelineConfig> {
   let text: string;

@@ -6,6 +6,7 @@
  * (`scripts/gen-config-schema.ts`) and checked in CI to match.
  */
 import { z } from 'zod';
+import { InvalidConfigError } from './failures';
 
 const positiveInt = z.number().int().positive();
 const fraction = z.number().gt(0).lte(1);
@@ -266,16 +267,6 @@ export function formatConfigIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
     .join('\n');
-}
-
-export class InvalidConfigError extends Error {
-  readonly name = 'InvalidConfigError';
-  constructor(
-    readonly source: string,
-    readonly details: string,
-  ) {
-    super(`invalid config ${source}:\n${details}\nFix the fields above (see configs/demo.yaml for a complete example).`);
-  }
 }
 
 /** Validates a parsed config object; throws `InvalidConfigError` naming every bad field. */

@@ -1,18 +1,67 @@
 /**
- * Failure types the workflow treats as final. Each names an `ApplicationFailure.type`; activity
- * retry policies list them as non-retryable, so a bad config or bad data fails at once.
+ * Every error class and failure type of tuneflow, in one place.
+ *
+ * - `InvalidConfigError` and `InvalidDataError` are thrown by TypeScript steps for faults that a
+ *   retry cannot fix; the activities layer turns them into non-retryable `ApplicationFailure`s.
+ * - `FailureKind` is what a Python step reports in its `error` event
+ *   (python/tuneflow_ml/events.py FAILURE_KINDS; a test checks that both lists are equal).
+ * - `FAILURE_TYPES` names every `ApplicationFailure.type` tuneflow raises; activity retry
+ *   policies list `NON_RETRYABLE_FAILURE_TYPES`, so a bad config or bad data fails at once.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { FailureKind } from './events';
+import { z } from 'zod';
+
+/** A config that cannot be used: the source (file, field or `(inline)`) and every bad field. */
+export class InvalidConfigError extends Error {
+  readonly name = 'InvalidConfigError';
+  constructor(
+    readonly source: string,
+    readonly details: string,
+  ) {
+    super(`invalid config ${source}:\n${details}\nFix the fields above (see configs/demo.yaml for a complete example).`);
+  }
+}
+
+/** An input file that cannot be used as a whole: missing, empty, wrong format, too little data. */
+export class InvalidDataError extends Error {
+  readonly name = 'InvalidDataError';
+  constructor(
+    /** The offending file (absolute path). */
+    readonly file: string,
+    /** What is wrong with it. */
+    readonly problem: string,
+    /** What to do about it. */
+    readonly remedy: string,
+  ) {
+    super(`invalid data in ${file}: ${problem}. ${remedy}`);
+  }
+}
+
+/** Kinds of a Python step's `error` event. */
+export const FailureKind = z.enum(['InvalidConfig', 'InvalidData', 'OutOfMemory', 'Internal']);
+export type FailureKind = z.infer<typeof FailureKind>;
 
 export const FAILURE_TYPES = {
   InvalidConfig: 'InvalidConfig',
   InvalidData: 'InvalidData',
   OutOfMemory: 'OutOfMemory',
-} as const satisfies Partial<Record<FailureKind, string>>;
+  /** A Python step wrote an event that breaks lib/python-step/protocol.ts. */
+  ProtocolError: 'ProtocolError',
+  /** A Python step reported an `Internal` error (a bug or an infrastructure fault): retried. */
+  PythonStepError: 'PythonStepError',
+  /** A Python step exited without a result (killed, or crashed before it could report). */
+  PythonStepCrashed: 'PythonStepCrashed',
+} as const;
+export type FailureType = keyof typeof FAILURE_TYPES;
 
-export const NON_RETRYABLE_FAILURE_TYPES = Object.values(FAILURE_TYPES);
+/** Failures that a retry would only repeat: bad config, bad data, a model too big for the device. */
+export const NON_RETRYABLE_FAILURE_TYPES: string[] = [FAILURE_TYPES.InvalidConfig, FAILURE_TYPES.InvalidData, FAILURE_TYPES.OutOfMemory];
 
-export function nonRetryable(type: keyof typeof FAILURE_TYPES, message: string, cause?: Error): ApplicationFailure {
+/** The failure type of a Python step's `error` event: its kind where tuneflow names it as final. */
+export function failureTypeOfKind(kind: FailureKind): FailureType {
+  return kind === 'Internal' ? 'PythonStepError' : kind;
+}
+
+export function nonRetryable(type: 'InvalidConfig' | 'InvalidData' | 'OutOfMemory', message: string, cause?: Error): ApplicationFailure {
   return ApplicationFailure.create({ type: FAILURE_TYPES[type], message, nonRetryable: true, cause });
 }

@@ -6,7 +6,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { execa } from 'execa';
 import { gpuActivities } from '../activities';
-import { pythonExecutable } from '../activities/python-runner';
+import { pythonExecutable } from '../lib/python-step/runner';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { temporalSettings } from '../lib/temporal-settings';
 

@@ -1,4 +1,4 @@
-"""The event protocol (lib/events.ts) and the mapping of failures to error events."""
+"""The event protocol (lib/python-step/protocol.ts) and the mapping of failures to error events."""
 
 import json
 import socket

@@ -1,4 +1,4 @@
-"""The writing side of lib/events.ts: one JSON object per line, each with key "event".
+"""The writing side of lib/python-step/protocol.ts: one JSON object per line, each with key "event".
 
 Events go to the Unix socket named by TUNEFLOW_EVENTS_SOCKET (the TypeScript activity listens on
 it), never to stdout, which libraries print to. A socket, not an inherited pipe, because the

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { SEARCH_ATTRIBUTES } from '../../lib/pipeline';
-import { pythonExecutable } from '../../activities/python-runner';
+import { pythonExecutable } from '../../lib/python-step/runner';
 import type { PipelineConfig } from '../../lib/config';
 import { MlflowClient } from '../../lib/mlflow';
 

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { clean } from '../../activities/clean';
 import { parseConfig, type PipelineConfigInput } from '../../lib/config';
-import { InvalidDataError } from '../../lib/errors';
+import { InvalidDataError } from '../../lib/failures';
 import { nonRetryable } from '../../lib/failures';
 import type { CleanCounts } from '../../lib/steps';
 

@@ -9,7 +9,7 @@ import { clean } from '../../activities/clean';
 import { split } from '../../activities/split';
 import { cleanText, hashFraction } from '../../lib/cleaning';
 import type { PipelineConfigInput } from '../../lib/config';
-import { InvalidDataError } from '../../lib/errors';
+import { InvalidDataError } from '../../lib/failures';
 import { CleanWorkspace } from '../helpers/clean-workspace';
 import { generateReviews, reviewsToTsv, type GeneratedReview } from '../../scripts/generate-reviews';
 

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { InvalidConfigError, PipelineConfig, parseConfig } from '../../lib/config';
+import { PipelineConfig, parseConfig } from '../../lib/config';
+import { InvalidConfigError } from '../../lib/failures';
 import { loadConfigFile } from '../../lib/config-file';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { tempDir } from '../helpers/environment';

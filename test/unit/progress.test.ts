@@ -1,6 +1,6 @@
 /** Progress output of `tuneflow run --wait` and `status`: a bar on a terminal, plain lines in a log. */
 import { ProgressPrinter, progressBar, progressLine, type ShardProgress } from '../../client/progress';
-import type { StepHeartbeat } from '../../lib/events';
+import type { StepHeartbeat } from '../../lib/python-step/protocol';
 
 const training: StepHeartbeat = {
   step: 'train',

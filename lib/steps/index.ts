@@ -4,8 +4,8 @@
  * counts, ids), never the data itself, so Temporal payloads and history stay small.
  */
 import { z } from 'zod';
-import { FileFormat, PipelineConfig } from './config';
-import { DecidedBy, Review } from './gate';
+import { FileFormat, PipelineConfig } from '../config';
+import { DecidedBy, Review } from '../gate';
 
 const path = z.string().min(1);
 const count = z.number().int().nonnegative();

@@ -3,7 +3,7 @@
  * under the DeepSpeed launcher, one process per GPU) for an activity.
  *
  * Events arrive as JSON lines on a Unix socket this side listens on (every rank can connect to a
- * path; the launcher closes inherited descriptors) and are validated against `lib/events.ts`;
+ * path; the launcher closes inherited descriptors) and are validated against `lib/python-step/protocol.ts`;
  * progress and checkpoints are heartbeated (so a retried attempt knows where to resume and the
  * Temporal UI shows them); an `error` event becomes an ApplicationFailure (non-retryable for
  * config, data and out-of-memory faults). If this worker dies, the socket closes and every rank
@@ -21,9 +21,9 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { StepEvent, type StepHeartbeat } from '../lib/events';
-import { FAILURE_TYPES } from '../lib/failures';
-import { REPO_ROOT } from '../lib/artifacts';
+import { StepEvent, type StepHeartbeat } from './protocol';
+import { FAILURE_TYPES, failureTypeOfKind } from '../failures';
+import { REPO_ROOT } from '../artifacts';
 
 const OUTPUT_TAIL_LINES = 40;
 
@@ -101,8 +101,8 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
     const parsed = StepEvent.safeParse(safeJson(line));
     if (!parsed.success) {
       failure = ApplicationFailure.create({
-        type: 'ProtocolError',
-        message: `tuneflow_ml.${options.module} wrote an event that breaks the protocol (lib/events.ts): ${line.slice(0, 300)}`,
+        type: FAILURE_TYPES.ProtocolError,
+        message: `tuneflow_ml.${options.module} wrote an event that breaks the protocol (lib/python-step/protocol.ts): ${line.slice(0, 300)}`,
       });
       return;
     }
@@ -123,7 +123,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
       case 'error':
         // The first failure is the cause: a rank's out-of-memory error, not the launcher's echo.
         failure ??= ApplicationFailure.create({
-          type: event.kind in FAILURE_TYPES ? event.kind : 'PythonStepError',
+          type: failureTypeOfKind(event.kind),
           message: `tuneflow_ml.${options.module}: ${event.message}`,
           nonRetryable: !event.retryable,
         });
@@ -210,7 +210,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
   if (completed.exitCode === 0 && result) return result;
   const tail = outputTail.join('\n');
   throw ApplicationFailure.create({
-    type: 'PythonStepCrashed',
+    type: FAILURE_TYPES.PythonStepCrashed,
     message:
       `tuneflow_ml.${options.module} exited with ${completed.signal ?? `code ${completed.exitCode}`} ` +
       `without ${result ? 'a clean exit' : 'a result'}; last output:\n${tail}`,

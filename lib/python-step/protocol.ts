@@ -7,9 +7,7 @@
  * `python/tuneflow_ml/events.py` is the writing side of this file.
  */
 import { z } from 'zod';
-
-export const FailureKind = z.enum(['InvalidConfig', 'InvalidData', 'OutOfMemory', 'Internal']);
-export type FailureKind = z.infer<typeof FailureKind>;
+import { FailureKind } from '../failures';
 
 export const ProgressEvent = z.object({
   event: z.literal('progress'),
@@ -68,7 +66,7 @@ export type CheckpointEvent = z.infer<typeof CheckpointEvent>;
 
 /**
  * Heartbeat details of an activity: a Python step sends its last progress and checkpoint events
- * (activities/python-runner.ts: what the Temporal UI shows and what a retried train resumes
+ * (lib/python-step/runner.ts: what the Temporal UI shows and what a retried train resumes
  * from); clean sends the rows read (and its shard). Readable by a person in the UI.
  */
 export const StepHeartbeat = z.object({

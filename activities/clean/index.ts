@@ -27,11 +27,11 @@ import { isUtf8 } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
-import { configHash, ensureStepDir, resolveFromRepo, sqlString, tempPathFor, writeFileAtomic } from '../lib/artifacts';
-import { cleanerFor, countWords, hashFraction } from '../lib/cleaning';
-import { InvalidDataError } from '../lib/errors';
-import { CleanCounts, CleanTaskResult, type CleanPlan, type CleanResult, type CleanShardInput, type CleanTask, type MergeCleanInput, type StepInput } from '../lib/steps';
-import { gzipError, readHead, resolveInput, type DataConfig, type FileFormat, type InputFile } from './clean-inputs';
+import { configHash, ensureStepDir, resolveFromRepo, sqlString, tempPathFor, writeFileAtomic } from '../../lib/artifacts';
+import { cleanerFor, countWords, hashFraction } from '../../lib/cleaning';
+import { InvalidDataError } from '../../lib/failures';
+import { CleanCounts, CleanTaskResult, type CleanPlan, type CleanResult, type CleanShardInput, type CleanTask, type MergeCleanInput, type StepInput } from '../../lib/steps';
+import { gzipError, readHead, resolveInput, type DataConfig, type FileFormat, type InputFile } from './inputs';
 
 /** The Amazon Customer Reviews TSV header, in file order. */
 export const AMAZON_TSV_COLUMNS = [

@@ -7,10 +7,10 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { resolveFromRepo } from '../lib/artifacts';
-import type { FileFormat, PipelineConfig } from '../lib/config';
-import type { CleanPlan, InputFile } from '../lib/steps';
-import { InvalidDataError } from '../lib/errors';
+import { resolveFromRepo } from '../../lib/artifacts';
+import type { FileFormat, PipelineConfig } from '../../lib/config';
+import type { CleanPlan, InputFile } from '../../lib/steps';
+import { InvalidDataError } from '../../lib/failures';
 
 export type DataConfig = PipelineConfig['data'];
 export type { FileFormat, InputFile };
