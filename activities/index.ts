@@ -3,17 +3,15 @@
  * types of these objects.
  */
 import { Context } from '@temporalio/activity';
-import { InvalidDataError } from '../lib/failures';
-import type { CleanResult, CleanShardInput, CleanTaskResult, StepInput } from '../lib/steps';
-import { InvalidConfigError } from '../lib/failures';
-import { nonRetryable } from '../lib/failures';
-import { clean, cleanShard, mergeClean, planClean } from './clean';
+import { InvalidConfigError, InvalidDataError, nonRetryable } from '../lib/failures';
+import type { CleanShardInput, CleanTaskResult } from '../lib/steps';
+import { cleanShard, mergeClean, planClean } from './clean';
 import { split } from './split';
 import { register } from './register';
 import { train } from './train';
 import { planTraining } from './plan';
 import { evaluate } from './evaluate';
-import { mergeSummaries, planSummarize, summarize, summarizeShards } from './summarize';
+import { mergeSummaries, planSummarize, summarizeShards } from './summarize';
 import { report } from './report';
 
 /** Input faults become typed, non-retryable failures: a retry would only fail the same way. */
@@ -29,15 +27,7 @@ function failFastOnBadInput<A extends unknown[], R>(step: (...args: A) => Promis
   };
 }
 
-/** clean heartbeats the rows read (visible in the UI) and stops when the activity is cancelled. */
-async function cleanWithHeartbeats(input: StepInput): Promise<CleanResult> {
-  const context = Context.current();
-  return clean(input, {
-    onProgress: (rowsRead) => context.heartbeat({ step: 'clean', rowsRead }),
-    signal: context.cancellationSignal,
-  });
-}
-
+/** A clean shard heartbeats the rows read (visible in the UI) and stops when the activity is cancelled. */
 async function cleanShardWithHeartbeats(input: CleanShardInput): Promise<CleanTaskResult> {
   const context = Context.current();
   return cleanShard(input, {
@@ -47,7 +37,6 @@ async function cleanShardWithHeartbeats(input: CleanShardInput): Promise<CleanTa
 }
 
 export const cpuActivities = {
-  clean: failFastOnBadInput(cleanWithHeartbeats),
   planClean: failFastOnBadInput(planClean),
   cleanShard: failFastOnBadInput(cleanShardWithHeartbeats),
   mergeClean: failFastOnBadInput(mergeClean),
@@ -60,7 +49,6 @@ export const cpuActivities = {
 export const gpuActivities = {
   train: failFastOnBadInput(train),
   evaluate: failFastOnBadInput(evaluate),
-  summarize: failFastOnBadInput(summarize),
   planSummarize: failFastOnBadInput(planSummarize),
   summarizeShards: failFastOnBadInput(summarizeShards),
   mergeSummaries: failFastOnBadInput(mergeSummaries),

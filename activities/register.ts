@@ -54,8 +54,6 @@ export async function register(rawInput: RegisterInput): Promise<RegisterResult>
   );
   const version = existing ?? (await createVersion(mlflow, input, lineage));
   const created = existing === undefined;
-  if (!input.gate) return { modelName, version: version.version, created, gate: null };
-
   const gate = await applyGate(mlflow, input, input.gate, version.version);
   return { modelName, version: version.version, created, gate };
 }
@@ -80,9 +78,9 @@ async function createVersion(mlflow: MlflowClient, input: RegisterInput, lineage
 async function applyGate(
   mlflow: MlflowClient,
   input: RegisterInput,
-  gate: NonNullable<RegisterInput['gate']>,
+  gate: RegisterInput['gate'],
   version: string,
-): Promise<NonNullable<RegisterResult['gate']>> {
+): Promise<RegisterResult['gate']> {
   const modelName = input.config.register.modelName;
   const evaluated = gate.champion;
   const current = await mlflow.aliasVersion(modelName, GATE_ALIASES.champion);
@@ -138,8 +136,9 @@ async function lineageTags(input: RegisterInput): Promise<Record<string, string>
     [REGISTER_TAGS.temporalUrl]: workflowUrl(input.workflowId, input.workflowRunId),
     [REGISTER_TAGS.mlflowRunId]: input.mlflowRunId,
     [REGISTER_TAGS.baseModel]: input.config.model.nameOrPath,
-    // lib/artifacts.ts configHash sorts top-level keys only (its replacer would drop nested
-    // ones); the parsed config's keys follow the schema's order, so its JSON is canonical.
+    // The parsed config's keys follow the schema's order, so its plain JSON is already canonical;
+    // hashed as is, not with configHash (which sorts keys), so the tag keeps the value that the
+    // versions registered so far carry.
     [REGISTER_TAGS.configHash]: createHash('sha256').update(JSON.stringify(input.config)).digest('hex'),
     [REGISTER_TAGS.gitSha]: await gitSha(),
   };

@@ -6,23 +6,28 @@
  */
 import * as path from 'node:path';
 import { ReportInput, ReportResult, ReportStepResult, type ReportSpec } from '../lib/steps';
-import { ensureStepDir } from '../lib/artifacts';
 import { MlflowClient } from '../lib/mlflow';
-import { hostfileNodes } from './plan';
-import { runPythonStep } from '../lib/python-step/runner';
+import { hostfileNodes } from '../lib/hostfile';
+import { runStepActivity } from '../lib/python-step';
 
 export async function report(rawInput: ReportInput): Promise<ReportResult> {
-  const input = ReportInput.parse(rawInput);
-  const outputDir = await ensureStepDir(input.config, input.pipelineId, 'report');
-  // train reports the GPU's name, or `cpu`: a CPU run held no GPU, so it cost no GPU-hours.
-  const gpus =
-    input.train.device === 'cpu' ? 0 : Math.max(1, input.config.train.numGpus) * (await hostfileNodes(input.config.train.hostfile));
-  const spec: ReportSpec = { ...input, outputDir, gpus };
-  const written = ReportStepResult.parse(
-    await runPythonStep({ module: 'report', spec, specPath: path.join(outputDir, 'spec.json') }),
-  );
+  return runStepActivity(rawInput, {
+    step: 'report',
+    input: ReportInput,
+    result: ReportStepResult,
+    spec: async (input, outputDir): Promise<ReportSpec> => ({ ...input, outputDir, gpus: await gpusHeld(input) }),
+    finish: linkLoggedReport,
+  });
+}
 
-  // The link must lead somewhere: check that MLflow really holds every file the step logged.
+/** train reports the GPU's name, or `cpu`: a CPU run held no GPU, so it cost no GPU-hours. */
+async function gpusHeld(input: ReportInput): Promise<number> {
+  if (input.train.device === 'cpu') return 0;
+  return Math.max(1, input.config.train.numGpus) * (await hostfileNodes(input.config.train.hostfile));
+}
+
+/** The link must lead somewhere: checks that MLflow really holds every file the step logged. */
+async function linkLoggedReport(written: ReportStepResult, input: ReportInput): Promise<ReportResult> {
   const mlflow = new MlflowClient(input.config.mlflow.trackingUri);
   const logged = new Set((await mlflow.listArtifacts(input.mlflowRunId, written.artifactPath)).map((f) => f.path));
   const missing = [written.htmlPath, ...written.plots]

@@ -11,24 +11,33 @@ import { readFile, stat } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { ChampionRef, TrainInput, TrainResult, TrainSpec } from '../lib/steps';
-import { ensureStepDir, writeFileAtomic } from '../lib/artifacts';
+import { writeFileAtomic } from '../lib/artifacts';
 import { MlflowClient } from '../lib/mlflow';
 import { deepSpeedConfig } from '../lib/deepspeed';
-import { currentChampion } from './evaluate';
-import { StepHeartbeat } from '../lib/python-step/protocol';
-import { freePort, runPythonStep, type Launch } from '../lib/python-step/runner';
+import { currentChampion } from '../lib/champion';
+import { freePort, runStepActivity, StepHeartbeat, type Launch } from '../lib/python-step';
 
 const LatestCheckpoint = z.object({ checkpoint: z.string(), globalStep: z.number().int().nonnegative() });
 type LatestCheckpoint = z.infer<typeof LatestCheckpoint>;
 
 export async function train(rawInput: TrainInput): Promise<TrainResult> {
-  const input = TrainInput.parse(rawInput);
-  const outputDir = await ensureStepDir(input.config, input.pipelineId, 'train');
+  return runStepActivity(rawInput, {
+    step: 'train',
+    input: TrainInput,
+    result: TrainResult,
+    spec: trainSpec,
+    launch: (input) => trainLaunch(input.config.train),
+    // A cancelled run must be gone in seconds; a worker shutting down lets the step checkpoint.
+    graceSeconds: { cancel: 8, workerShutdown: 120 },
+  });
+}
+
+/** The spec of this attempt: the pinned start model, the pipeline's MLflow run, where to resume. */
+async function trainSpec(input: TrainInput, outputDir: string): Promise<TrainSpec> {
   const startFrom = await pinnedStart(input, outputDir);
   const mlflowRunId = await ensurePipelineRun(input, startFrom);
   const resumeFrom = await latestCompleteCheckpoint(outputDir, heartbeatCheckpoint());
-
-  const spec: TrainSpec = {
+  return {
     ...input,
     outputDir,
     mlflowRunId,
@@ -36,15 +45,6 @@ export async function train(rawInput: TrainInput): Promise<TrainResult> {
     deepspeedConfig: deepSpeedConfig(input.config.train),
     startFrom,
   };
-  const result = await runPythonStep({
-    module: 'train',
-    launch: await trainLaunch(input.config.train),
-    spec,
-    specPath: path.join(outputDir, 'spec.json'),
-    // A cancelled run must be gone in seconds; a worker shutting down lets the step checkpoint.
-    graceSeconds: { cancel: 8, workerShutdown: 120 },
-  });
-  return TrainResult.parse(result);
 }
 
 /** DeepSpeed or several GPUs: the DeepSpeed launcher, one rank per GPU; else one Python process. */

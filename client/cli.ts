@@ -18,11 +18,13 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { loadConfigFile } from '../lib/config-file';
 import { InvalidConfigError } from '../lib/failures';
 import { MlflowClient } from '../lib/mlflow';
-import { PipelineResult, PIPELINE_STEPS } from '../lib/pipeline';
+import { PipelineResult } from '../lib/pipeline';
 import { workflowUrl } from '../lib/temporal-settings';
 import { connectClient, startPipeline, type PipelineHandle } from './start';
 import { addOpsCommands } from './ops-commands';
-import { ProgressPrinter, currentProgress, formatDuration, pipelineStatus, progressLine, type PipelineStatus } from './progress';
+import { currentProgress, pipelineStatus } from './status/pipeline';
+import { finalTable, statusText, type MlflowLinks } from './render/pipeline-tables';
+import { ProgressPrinter } from './render/printer';
 import { summarizeText, type SummarizeTextOptions } from './summarize-text';
 import { planCommand } from './plan';
 import { serveCommand, type ServeOptions } from './serve';
@@ -43,12 +45,12 @@ async function run(options: { config: string; wait?: boolean; id?: string; json?
   }
   const result = await waitWithProgress(client, handle, !options.json);
   if (options.json) console.log(JSON.stringify(result, null, 2));
-  else console.log(await finalTable(result));
+  else console.log(finalTable(result, await mlflowLinks(result)));
 }
 
 /**
  * Shows the running step's progress until the pipeline closes: a bar redrawn in place on a
- * terminal, a plain line per change otherwise (client/progress.ts).
+ * terminal, a plain line per change otherwise (client/render/printer.ts).
  */
 async function waitWithProgress(client: Client, handle: PipelineHandle, print: boolean): Promise<PipelineResult> {
   const resultPromise = handle.result();
@@ -76,67 +78,14 @@ async function waitWithProgress(client: Client, handle: PipelineHandle, print: b
   }
 }
 
-async function finalTable(result: PipelineResult): Promise<string> {
+/** The MLflow pages of a completed pipeline's run and model version (the run's page needs its experiment). */
+async function mlflowLinks(result: PipelineResult): Promise<MlflowLinks> {
   const mlflow = new MlflowClient(result.config.mlflow.trackingUri);
   const run = await mlflow.getRun(result.train.mlflowRunId);
-  const { evaluation, registered, summaries } = result;
-  const { counts, quarantinePath } = result.clean;
-  const rows: [string, string][] = [
-    ['pipeline', result.pipelineId],
-    ['rows read', String(counts.read)],
-    ['rows kept', String(counts.kept)],
-    ['rows quarantined', `${counts.quarantined} (${quarantinePath})`],
-    ['rows dropped (empty after cleaning)', String(counts.droppedEmpty)],
-    ['rows filtered / sampled out', `${counts.filteredCategory} / ${counts.sampledOut}`],
-    ['train / validation rows', `${result.split.trainRows} / ${result.split.validationRows}`],
-    ['training', `${result.train.globalStep} steps on ${result.train.device}, final loss ${result.train.trainLoss?.toFixed(4) ?? 'n/a'}`],
-    [
-      'ROUGE-1 / 2 / L / Lsum',
-      [evaluation.rouge.rouge1, evaluation.rouge.rouge2, evaluation.rouge.rougeL, evaluation.rouge.rougeLsum]
-        .map((v) => v.toFixed(4))
-        .join(' / '),
-    ],
-    ['model version', `${registered.modelName} v${registered.version}`],
-    ['champion gate', registered.gate ? `${registered.gate.alias} (decided by ${registered.gate.decidedBy})` : 'off (pipeline started before the gate)'],
-    ...(registered.gate
-      ? ([
-          [
-            'ROUGE-L new / champion',
-            `${registered.gate.rougeL.toFixed(4)} / ${registered.gate.champion ? `${registered.gate.champion.rougeL.toFixed(4)} (v${registered.gate.champion.version})` : 'none'}`,
-          ],
-          ['  why', registered.gate.reason],
-        ] as [string, string][])
-      : []),
-    ['product summaries', `${summaries.products.rows} -> ${summaries.products.parquet}`],
-    ['review summaries', summaries.reviews ? `${summaries.reviews.rows} -> ${summaries.reviews.parquet}` : 'off'],
-    ...PIPELINE_STEPS.map((step): [string, string] => [`  ${step}`, `${(result.stepDurationsMs[step] / 1000).toFixed(1)} s`]),
-    ['Temporal UI', workflowUrl(result.pipelineId)],
-    ['MLflow run', mlflow.runUrl(run.info.experiment_id, run.info.run_id)],
-    ['MLflow model', mlflow.modelVersionUrl(registered.modelName, registered.version)],
-    ['run report', result.report?.state === 'completed' ? result.report.htmlPath : result.report ? `failed: ${result.report.reason}` : 'none (started before the report)'],
-    ...(result.report?.state === 'completed' ? ([['MLflow report', result.report.mlflowUrl]] as [string, string][]) : []),
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return ['', ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`)].join('\n');
-}
-
-/** The DAG, one step a line: state, attempts, duration, and what the running step is doing. */
-export function statusText(status: PipelineStatus): string {
-  const lines = [`${status.pipelineId}: ${status.status}  ${workflowUrl(status.pipelineId, status.runId)}`];
-  lines.push(`  ${'STEP'.padEnd(10)} ${'STATE'.padEnd(10)} ${'ATTEMPTS'.padEnd(8)} DURATION`);
-  status.steps.forEach((s, i) => {
-    const arrow = i === 0 ? '  ' : '->';
-    const duration = s.durationMs !== null ? formatDuration(s.durationMs / 1000) : '-';
-    lines.push(`${arrow}${s.step.padEnd(10)} ${s.state.padEnd(10)} ${String(s.attempts ?? '-').padEnd(8)} ${duration}`);
-    if (s.state === 'running') {
-      if (s.activity) lines.push(`      activity: ${s.activity}`);
-      if (s.heartbeat || s.shards) lines.push(`      ${progressLine(s)}`);
-      if (s.lastFailure) lines.push(`      last attempt failed: ${s.lastFailure}`);
-    }
-  });
-  if (status.progress.awaitingReview) lines.push(`  waiting for a person: ${status.progress.awaitingReview}`);
-  if (status.progress.error) lines.push(`  error: ${status.progress.error}`);
-  return lines.join('\n');
+  return {
+    run: mlflow.runUrl(run.info.experiment_id, run.info.run_id),
+    model: mlflow.modelVersionUrl(result.registered.modelName, result.registered.version),
+  };
 }
 
 async function status(id: string, options: { json?: boolean }): Promise<void> {

@@ -1,11 +1,13 @@
 /**
  * CLI commands for operating tuneflow: `schedule create|list|describe|pause|unpause|trigger|delete`
- * (client/schedules.ts) and `list` (client/pipelines.ts). Every command takes `--json`.
+ * (client/schedules.ts) and `list` (client/pipelines.ts), shown as text by client/render/. Every
+ * command takes `--json`.
  */
 import { Command, Option } from 'commander';
 import type { z } from 'zod';
-import { workflowUrl } from '../lib/temporal-settings';
-import { EXECUTION_STATUSES, PipelineFilter, listPipelines, type PipelineListEntry } from './pipelines';
+import { EXECUTION_STATUSES, PipelineFilter, listPipelines } from './pipelines';
+import { pipelineListText } from './render/pipeline-list';
+import { scheduleListText, scheduleText, triggerResultText } from './render/schedules';
 import {
   OVERLAP_POLICIES,
   ScheduleRequest,
@@ -17,8 +19,6 @@ import {
   triggerSchedule,
   unpauseSchedule,
   type OverlapPolicy,
-  type ScheduleDetails,
-  type ScheduleListItem,
 } from './schedules';
 import { connectClient } from './start';
 
@@ -42,39 +42,6 @@ function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, command: str
 
 function print(json: boolean | undefined, value: unknown, text: () => string): void {
   console.log(json ? JSON.stringify(value, null, 2) : text());
-}
-
-function trigger(s: ScheduleListItem): string {
-  return s.cron ? `cron "${s.cron}"` : s.every ? `every ${s.every}` : '(spec set outside tuneflow)';
-}
-
-function detailsText(s: ScheduleDetails): string {
-  const lines = [
-    `${s.scheduleId}  ${s.paused ? 'PAUSED' : 'active'}  ${trigger(s)} (${s.timezone})`,
-    `  policies  overlap ${s.overlap}, catch-up window ${s.catchupWindowMs / 1000} s, ${s.pauseOnFailure ? 'pauses on failure' : 'keeps running after failures'}`,
-    `  config    ${s.configFile ?? '(unknown)'}${s.configSha256 ? ` (sha256 ${s.configSha256.slice(0, 12)})` : ''}`,
-    `  runs      ${s.runsTaken} taken, ${s.runsSkippedForOverlap} skipped (overlap), ${s.runsMissedCatchupWindow} missed (catch-up window)`,
-  ];
-  if (s.note) lines.push(`  note      ${s.note}`);
-  for (const id of s.runningWorkflowIds) lines.push(`  running   ${id}  ${workflowUrl(id)}`);
-  for (const r of s.recentRuns) lines.push(`  recent    ${r.workflowId} started ${r.startedAt}`);
-  for (const t of s.nextRuns.slice(0, 3)) lines.push(`  next      ${t}`);
-  return lines.join('\n');
-}
-
-function pipelinesText(entries: PipelineListEntry[]): string {
-  if (entries.length === 0) return 'no pipelines match';
-  const rows = entries.map((e) => [
-    e.pipelineId,
-    e.status,
-    e.step ?? '-',
-    e.model ?? '-',
-    e.rougeL !== null ? e.rougeL.toFixed(4) : '-',
-    e.startedAt,
-  ]);
-  const header = ['PIPELINE', 'STATUS', 'STEP', 'MODEL', 'ROUGE-L', 'STARTED'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
 export function addOpsCommands(program: Command): void {
@@ -111,7 +78,7 @@ export function addOpsCommands(program: Command): void {
         'schedule create',
       );
       const created = await createSchedule(await connectClient(), request);
-      print(o.json as boolean, created, () => `created schedule\n${detailsText(created)}`);
+      print(o.json as boolean, created, () => `created schedule\n${scheduleText(created)}`);
     });
 
   schedule
@@ -120,13 +87,7 @@ export function addOpsCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
       const items = await listSchedules(await connectClient());
-      print(o.json, items, () =>
-        items.length === 0
-          ? 'no schedules'
-          : items
-              .map((s) => `${s.scheduleId.padEnd(24)} ${s.paused ? 'PAUSED' : 'active'}  ${trigger(s)}  next ${s.nextRuns[0] ?? '-'}`)
-              .join('\n'),
-      );
+      print(o.json, items, () => scheduleListText(items));
     });
 
   schedule
@@ -135,7 +96,7 @@ export function addOpsCommands(program: Command): void {
     .option('--json', 'machine-readable output (includes the config every run starts with)')
     .action(async (scheduleId: string, o: { json?: boolean }) => {
       const details = await describeSchedule(await connectClient(), scheduleId);
-      print(o.json, details, () => detailsText(details));
+      print(o.json, details, () => scheduleText(details));
     });
 
   for (const [name, run] of [
@@ -149,7 +110,7 @@ export function addOpsCommands(program: Command): void {
       .option('--json', 'machine-readable output')
       .action(async (scheduleId: string, o: { note?: string; json?: boolean }) => {
         const details = await run(await connectClient(), scheduleId, o.note);
-        print(o.json, details, () => detailsText(details));
+        print(o.json, details, () => scheduleText(details));
       });
   }
 
@@ -160,11 +121,7 @@ export function addOpsCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (scheduleId: string, o: { overlap?: OverlapPolicy; json?: boolean }) => {
       const result = await triggerSchedule(await connectClient(), scheduleId, { overlap: o.overlap });
-      print(o.json, result, () =>
-        result.workflowId
-          ? `started pipeline ${result.workflowId}\n  Temporal UI: ${workflowUrl(result.workflowId)}`
-          : `skipped: a run of ${scheduleId} is still going and its overlap policy does not allow another (--overlap ALLOW_ALL to force)`,
-      );
+      print(o.json, result, () => triggerResultText(result));
     });
 
   schedule
@@ -187,6 +144,6 @@ export function addOpsCommands(program: Command): void {
     .action(async (o: { step?: string; status?: string; model?: string; limit: number; json?: boolean }) => {
       const filter = parseOptions(PipelineFilter, { step: o.step, status: o.status, model: o.model, limit: o.limit }, 'list');
       const entries = await listPipelines(await connectClient(), filter);
-      print(o.json, entries, () => pipelinesText(entries));
+      print(o.json, entries, () => pipelineListText(entries));
     });
 }

@@ -5,13 +5,11 @@
  */
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { loadConfigFile } from '../lib/config-file';
 import { parseConfig, type PipelineConfig } from '../lib/config';
 import { resolveFromRepo } from '../lib/artifacts';
 import { SummarizeTextResult, SummarizeTextSpec } from '../lib/steps';
-import { runPythonStep } from '../lib/python-step/runner';
+import { runStepInTempDir } from '../lib/python-step';
 
 export interface SummarizeTextOptions {
   text: string;
@@ -55,25 +53,18 @@ export async function summarizeText(options: SummarizeTextOptions): Promise<void
   const spec = summarizeTextSpec(options, config);
   // The library's own output (weight-loading progress bars) is noise here; failures keep its tail.
   process.env.TUNEFLOW_QUIET_PYTHON = '1';
-  const dir = await mkdtemp(path.join(tmpdir(), 'tuneflow-summarize-'));
-  try {
-    const result = SummarizeTextResult.parse(
-      await runPythonStep({ module: 'summarize_text', spec, specPath: path.join(dir, 'spec.json') }),
-    );
-    if (options.json) {
-      console.log(JSON.stringify({ ...result, modelDir: spec.modelDir, generation: spec.generation }, null, 2));
-      return;
-    }
-    const ms = (v: number) => `${v.toFixed(0)} ms`;
-    const { latencyMs } = result;
-    console.log(result.summary);
-    console.log(
-      `latency ${ms(latencyMs.first)}` +
-        (latencyMs.samples > 1 ? `, p50 ${ms(latencyMs.p50)} / p95 ${ms(latencyMs.p95)} over ${latencyMs.samples} calls` : '') +
-        ` on ${result.device} (model load ${ms(result.loadMs)}; ${spec.generation.numBeams} beams, ` +
-        `${spec.generation.minNewTokens}-${spec.generation.maxNewTokens} new tokens)`,
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  const result = await runStepInTempDir('summarize_text', spec, SummarizeTextResult);
+  if (options.json) {
+    console.log(JSON.stringify({ ...result, modelDir: spec.modelDir, generation: spec.generation }, null, 2));
+    return;
   }
+  const ms = (v: number) => `${v.toFixed(0)} ms`;
+  const { latencyMs } = result;
+  console.log(result.summary);
+  console.log(
+    `latency ${ms(latencyMs.first)}` +
+      (latencyMs.samples > 1 ? `, p50 ${ms(latencyMs.p50)} / p95 ${ms(latencyMs.p95)} over ${latencyMs.samples} calls` : '') +
+      ` on ${result.device} (model load ${ms(result.loadMs)}; ${spec.generation.numBeams} beams, ` +
+      `${spec.generation.minNewTokens}-${spec.generation.maxNewTokens} new tokens)`,
+  );
 }

@@ -60,9 +60,9 @@ export const PipelineProgress = z.object({
   /** The memory plan of the training config (per GPU and host), once made. */
   memoryPlan: z.object({ gpuGiB: z.number(), hostGiB: z.number() }).nullable(),
   /** While a borderline champion gate waits for a promote / reject signal: why, and until when. */
-  awaitingReview: z.string().nullable().default(null),
-  /** The run report, once the pipeline's steps are done; null before (and without patch `run-report`). */
-  report: ReportState.nullable().default(null),
+  awaitingReview: z.string().nullable(),
+  /** The run report, once the pipeline's steps are done; null before. */
+  report: ReportState.nullable(),
   error: z.string().nullable(),
 });
 export type PipelineProgress = z.infer<typeof PipelineProgress>;
@@ -76,13 +76,9 @@ export const PipelineResult = z.object({
   evaluation: EvaluateResult,
   registered: RegisterResult,
   summaries: SummarizeResult,
-  /** null: the pipeline started before the report existed (patch `run-report`). */
-  report: ReportOutcome.nullable().default(null),
+  report: ReportOutcome,
   stepDurationsMs: z.record(PipelineStep, z.number()),
-  /**
-   * The `progress` query's last answer, so a finished pipeline's status needs no worker to replay
-   * it; null: the pipeline finished before the result carried it.
-   */
-  progress: PipelineProgress.nullable().default(null),
+  /** The `progress` query's last answer, so a finished pipeline's status needs no worker to replay it. */
+  progress: PipelineProgress,
 });
 export type PipelineResult = z.infer<typeof PipelineResult>;

@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { Command, InvalidArgumentError } from 'commander';
-import { AMAZON_TSV_COLUMNS } from '../activities/clean';
+import { AMAZON_TSV_COLUMNS } from '../activities/clean/columns';
 
 export interface GenerateOptions {
   rows: number;

@@ -11,7 +11,7 @@ bash scripts/setup.sh
 bash scripts/install-chromium.sh
 bash scripts/services.sh start mlflow
 
-echo "== config schema (generated JSON Schema matches lib/config.ts)"
+echo "== generated Python contracts (config.schema.json, spec_types.py match lib/config.ts and lib/steps/)"
 bin/ts-run scripts/gen-config-schema.ts --check
 echo "== typecheck"
 node_modules/.bin/tsc --noEmit -p tsconfig.json

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { cpuActivities } from '../activities';
 import { TASK_QUEUES } from '../lib/task-queues';
-import { temporalSettings } from '../lib/temporal-settings';
+import { runWorker } from './run-worker';
 
 /** `activities` replaces the real ones in tests that make a step fail on purpose. */
 export async function createCpuWorker(
@@ -26,20 +26,4 @@ export async function createCpuWorker(
   });
 }
 
-async function main(): Promise<void> {
-  const connection = await NativeConnection.connect({ address: temporalSettings.address });
-  const worker = await createCpuWorker(connection, temporalSettings.namespace);
-  console.log(`cpu worker: polling ${TASK_QUEUES.cpu} on ${temporalSettings.address}`);
-  try {
-    await worker.run();
-  } finally {
-    await connection.close();
-  }
-}
-
-if (require.main === module) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+if (require.main === module) runWorker('cpu worker', createCpuWorker);

@@ -6,9 +6,9 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { execa } from 'execa';
 import { gpuActivities } from '../activities';
-import { pythonExecutable } from '../lib/python-step/runner';
+import { pythonExecutable } from '../lib/python-step';
 import { TASK_QUEUES } from '../lib/task-queues';
-import { temporalSettings } from '../lib/temporal-settings';
+import { runWorker } from './run-worker';
 
 export interface Accelerators {
   count: number;
@@ -45,26 +45,14 @@ export async function createGpuWorker(
   });
 }
 
-async function main(): Promise<void> {
-  const accelerators = await detectAccelerators();
-  if (accelerators.count === 0) {
-    console.log('gpu worker: no CUDA device found: train, evaluate and summarize will run on the CPU');
-  } else {
-    console.log(`gpu worker: ${accelerators.count} GPU(s): ${accelerators.names.join(', ')}`);
-  }
-  const connection = await NativeConnection.connect({ address: temporalSettings.address });
-  const worker = await createGpuWorker(connection, temporalSettings.namespace, accelerators);
-  console.log(`gpu worker: polling ${TASK_QUEUES.gpu} on ${temporalSettings.address}`);
-  try {
-    await worker.run();
-  } finally {
-    await connection.close();
-  }
-}
-
 if (require.main === module) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
+  runWorker('gpu worker', async (connection, namespace) => {
+    const accelerators = await detectAccelerators();
+    if (accelerators.count === 0) {
+      console.log('gpu worker: no CUDA device found: train, evaluate and summarize will run on the CPU');
+    } else {
+      console.log(`gpu worker: ${accelerators.count} GPU(s): ${accelerators.names.join(', ')}`);
+    }
+    return createGpuWorker(connection, namespace, accelerators);
   });
 }

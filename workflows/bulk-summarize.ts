@@ -11,13 +11,11 @@
  * never redone, whatever crashes. After `activitiesPerRun` activities (or when the server suggests
  * it) the workflow continues as new with its position, so every run's history stays small.
  *
- * Deterministic workflow code: no I/O, activity types only.
+ * Deterministic workflow code: no I/O, activity types only. Timeouts and retries: activity-options.ts.
  */
-import { ApplicationFailure, continueAsNew, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
-import type { gpuActivities } from '../activities';
+import { ApplicationFailure, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import { formatConfigIssues } from '../lib/config';
-import { FAILURE_TYPES, NON_RETRYABLE_FAILURE_TYPES } from '../lib/failures';
-import { TASK_QUEUES } from '../lib/task-queues';
+import { FAILURE_TYPES } from '../lib/failures';
 import {
   BulkSummarizeInput,
   type BulkSummarizeResult,
@@ -25,25 +23,7 @@ import {
   type SummarizePlan,
   type SummarizeShardsResult,
 } from '../lib/steps';
-
-const retry: RetryPolicy = {
-  initialInterval: '10 seconds',
-  backoffCoefficient: 2,
-  maximumInterval: '10 minutes',
-  maximumAttempts: 5,
-  nonRetryableErrorTypes: NON_RETRYABLE_FAILURE_TYPES,
-};
-
-function activities(heartbeatTimeoutSeconds: number) {
-  // The runner heartbeats every 5 s and on each batch; a silent worker is dead, and the retry
-  // elsewhere loses at most the shard it was on.
-  const heartbeatTimeout = heartbeatTimeoutSeconds * 1000;
-  return {
-    /** Planning reads the cleaned data and counts; merging concatenates shard files. */
-    light: proxyActivities<typeof gpuActivities>({ taskQueue: TASK_QUEUES.gpu, startToCloseTimeout: '2 hours', heartbeatTimeout, retry }),
-    shards: proxyActivities<typeof gpuActivities>({ taskQueue: TASK_QUEUES.gpu, startToCloseTimeout: '1 day', heartbeatTimeout, retry }),
-  };
-}
+import { bulkSummarizing } from './activity-options';
 
 /** Every shard, products first, in the order the Python side plans them. */
 export function shardRefs(plan: SummarizePlan): ShardRef[] {
@@ -62,7 +42,7 @@ export async function bulkSummarize(rawInput: BulkSummarizeInput): Promise<BulkS
   }
   const input = parsed.data;
   const step = input.summarize;
-  const { light, shards: shardWorker } = activities(input.heartbeatTimeoutSeconds);
+  const { light, shards: shardWorker } = bulkSummarizing(input.heartbeatTimeoutSeconds);
   const plan = input.progress?.plan ?? (await light.planSummarize.executeWithOptions({ summary: `plan shards of ${step.pipelineId}` }, [step]));
   const refs = shardRefs(plan);
   let nextShard = input.progress?.nextShard ?? 0;

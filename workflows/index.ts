@@ -1,3 +1,3 @@
 /** Workflow bundle entry: every workflow the workers run. */
-export { fineTunePipeline, progressQuery } from './finetune-pipeline';
+export { fineTunePipeline } from './finetune-pipeline';
 export { bulkSummarize } from './bulk-summarize';

@@ -1,19 +1,27 @@
 /**
- * The clean step's inputs: `data.input` (a file, a folder or a glob) resolved to a sorted list of
- * files, each with its format, and a cheap look at each file's head so that whole-file faults
- * (empty, header only, missing columns) fail before any row is processed.
+ * The clean step's inputs, and every whole-file check. `data.input` (a file, a folder or a glob)
+ * resolves to a sorted list of files, each with its format; `probe` looks at each file's head
+ * before any row is processed, so whole-file faults (empty, no header, missing columns, header
+ * only, corrupt gzip, unreadable Parquet) fail the plan. What the head cannot show (a file with
+ * no rows beyond it) `checkFilesRead` settles from the tasks' counts before the merge publishes.
+ * Only a header line's bytes (NUL, invalid UTF-8, too long) are judged by the task reading it,
+ * with the line reader's faults (columns.ts `headerFault`).
  */
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { resolveFromRepo } from '../../lib/artifacts';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { resolveFromRepo, sqlString } from '../../lib/artifacts';
 import type { FileFormat, PipelineConfig } from '../../lib/config';
-import type { CleanPlan, InputFile } from '../../lib/steps';
 import { InvalidDataError } from '../../lib/failures';
+import type { CleanPlan, CleanTask, CleanTaskResult, InputFile } from '../../lib/steps';
+import { fileColumns, locateColumns, type FileColumns } from './columns';
+import { parseCsvRecord } from './formats/csv';
+import { parquetColumns } from './formats/parquet';
+import { gzipError } from './lines';
 
 export type DataConfig = PipelineConfig['data'];
-export type { FileFormat, InputFile };
 
 export type ResolvedInput = Pick<CleanPlan, 'files' | 'skipped'>;
 
@@ -154,7 +162,7 @@ async function resolveAllInputs(data: DataConfig): Promise<ResolvedInput> {
 }
 
 /** The first `maxBytes` (decompressed) of a file, and whether that is all of it. */
-export async function readHead(file: InputFile, maxBytes: number): Promise<{ head: Buffer; complete: boolean }> {
+async function readHead(file: InputFile, maxBytes: number): Promise<{ head: Buffer; complete: boolean }> {
   const source = createReadStream(file.path, { highWaterMark: 64 * 1024 });
   const input = file.gzip ? source.pipe(createGunzip()) : source;
   if (file.gzip) source.on('error', (error) => input.destroy(error));
@@ -175,16 +183,56 @@ export async function readHead(file: InputFile, maxBytes: number): Promise<{ hea
   return { head: Buffer.concat(parts), complete: true };
 }
 
-/** A zlib failure becomes the whole-file fault it is (truncated or corrupt gzip); others pass through. */
-export function gzipError(file: InputFile, error: unknown, afterLine: number | null): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (file.gzip && typeof code === 'string' && code.startsWith('Z_')) {
-    const where = afterLine === null ? 'in its first megabyte' : `after line ${afterLine}`;
-    return new InvalidDataError(
-      file.path,
-      `gzip data is corrupt or truncated ${where} (${(error as Error).message})`,
-      'Re-download or regenerate the file',
-    );
+/** How much of each file is looked at before the run (enough for any header and a first row). */
+const PROBE_BYTES = 1024 * 1024;
+
+const noHeader = (file: InputFile) =>
+  new InvalidDataError(file.path, 'the input has no header line', 'Check that the file is the format data.format names (the header comes first)');
+const noRows = (file: InputFile) =>
+  new InvalidDataError(file.path, 'the input has a header but no data rows', 'Point data.input at files with reviews, or remove this one');
+
+/**
+ * Fails on what a file's head already shows: no header, missing columns, no rows (when the head
+ * is the whole file), a truncated gzip head, an unreadable Parquet file. Returns where the file
+ * keeps each field (`header` null for JSONL, and for a header the head does not hold whole).
+ */
+export async function probe(file: InputFile, data: DataConfig, connection: DuckDBConnection): Promise<FileColumns> {
+  if (file.format === 'parquet') {
+    const columns = fileColumns(file, await parquetColumns(file, connection), data);
+    const counted = await connection.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${sqlString(file.path)})`);
+    if (Number(counted.getRowObjectsJS()[0].n) === 0) throw noRows(file);
+    return columns;
   }
-  return error;
+  const { head, complete } = await readHead(file, PROBE_BYTES);
+  const lines = head.toString('utf8').replace(/^\ufeff/, '').split('\n');
+  // The last piece of an incomplete head may be a cut line: only whole lines are judged.
+  const whole = complete ? lines : lines.slice(0, -1);
+  const nonBlank = whole.filter((line) => line.replace(/\r$/, '').trim() !== '');
+  if (file.format === 'jsonl') {
+    if (complete && nonBlank.length === 0) throw new InvalidDataError(file.path, 'the input has no rows', 'Point data.input at files with reviews, or remove this one');
+    let first: unknown;
+    try {
+      first = JSON.parse(nonBlank[0] ?? '');
+    } catch {
+      return fileColumns(file, null, data); // a malformed first line is the row's fault (quarantined), not the file's
+    }
+    // Each row is an object read by key: the first one shows whether the keys are there.
+    if (typeof first === 'object' && first !== null && !Array.isArray(first)) locateColumns(file, Object.keys(first), data);
+    return fileColumns(file, null, data);
+  }
+  if (complete && head.length === 0) throw noHeader(file);
+  if (whole.length === 0) return fileColumns(file, null, data); // a header longer than the probe: the task reads it
+  const headerLine = whole[0].replace(/\r$/, '');
+  const header = file.format === 'csv' ? parseCsvRecord(headerLine) : headerLine.split('\t');
+  // A CSV header that is not one whole record (a quoted line break) is read by its task.
+  const columns = fileColumns(file, Array.isArray(header) ? header : null, data);
+  if (complete && nonBlank.length <= 1) throw noRows(file);
+  return columns;
+}
+
+/** The whole-file checks that need the file read: a header (when the head did not show it) and a data row. */
+export function checkFilesRead(files: readonly InputFile[], tasks: readonly CleanTask[], results: readonly CleanTaskResult[]): void {
+  for (const [i, task] of tasks.entries()) if (task.range.start === 0 && !results[i].headerSeen) throw noHeader(task.file);
+  const empty = files.find((file) => tasks.every((task, i) => task.file.path !== file.path || results[i].read === 0));
+  if (empty !== undefined) throw noRows(empty);
 }

@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { parseConfig } from '../../lib/config';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { MlflowClient } from '../../lib/mlflow';
-import { pythonExecutable } from '../../lib/python-step/runner';
+import { pythonExecutable } from '../../lib/python-step';
 import { clean } from '../../activities/clean';
 import { split } from '../../activities/split';
 import { train } from '../../activities/train';

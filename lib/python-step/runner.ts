@@ -8,8 +8,8 @@
  * Temporal UI shows them); an `error` event becomes an ApplicationFailure (non-retryable for
  * config, data and out-of-memory faults). If this worker dies, the socket closes and every rank
  * exits (python/tuneflow_ml/events.py), so no orphan trains beside the retry. The processes run
- * in their own process group: cancellation and worker shutdown send SIGTERM to the whole group,
- * then SIGKILL after a grace period.
+ * in their own process group (process-group.ts): cancellation and worker shutdown send SIGTERM to
+ * the whole group, then SIGKILL after a grace period.
  */
 import * as path from 'node:path';
 import * as os from 'node:os';
@@ -21,16 +21,13 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { StepEvent, type StepHeartbeat } from './protocol';
 import { FAILURE_TYPES, failureTypeOfKind } from '../failures';
 import { REPO_ROOT } from '../artifacts';
+import { StepEvent, type StepHeartbeat } from './protocol';
+import { stepCommand, type Launch } from './launch';
+import { signalGroup, stopProcessGroup } from './process-group';
 
 const OUTPUT_TAIL_LINES = 40;
-
-/** How a step's processes start: one Python process, or one per GPU under the DeepSpeed launcher. */
-export type Launch =
-  | { kind: 'python' }
-  | { kind: 'deepspeed'; numGpus: number; hostfile: string | null; masterPort: number };
 
 export interface PythonStepOptions {
   /** Module under `tuneflow_ml` (train, evaluate, summarize). */
@@ -44,44 +41,6 @@ export interface PythonStepOptions {
    * training can write a last checkpoint.
    */
   graceSeconds?: { cancel: number; workerShutdown: number };
-  onEvent?: (event: StepEvent) => void;
-}
-
-export function pythonExecutable(): string {
-  return process.env.TUNEFLOW_PYTHON ?? path.join(REPO_ROOT, '.venv', 'bin', 'python');
-}
-
-/** The command line of a step; the launcher starts `python -m tuneflow_ml.<module>` per rank. */
-export function stepCommand(module: string, specPath: string, launch: Launch): [string, ...string[]] {
-  const moduleArgs = ['--spec', specPath];
-  if (launch.kind === 'python') return [pythonExecutable(), '-m', `tuneflow_ml.${module}`, ...moduleArgs];
-  // The launcher script sits beside the interpreter and starts its ranks with that interpreter.
-  const launcher = path.join(path.dirname(pythonExecutable()), 'deepspeed');
-  return [
-    launcher,
-    '--num_gpus',
-    String(launch.numGpus),
-    '--master_port',
-    String(launch.masterPort),
-    ...(launch.hostfile ? ['--hostfile', launch.hostfile] : []),
-    // Ranks read LOCAL_RANK from the environment; the step's own arguments stay `--spec` only.
-    '--no_local_rank',
-    '--module',
-    `tuneflow_ml.${module}`,
-    ...moduleArgs,
-  ];
-}
-
-/** A free TCP port on this host, for the launcher's rendezvous (two runs on one host must differ). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs the step to its `result` event and returns that result (validated by the caller). */
@@ -107,7 +66,6 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
       return;
     }
     const event = parsed.data;
-    options.onEvent?.(event);
     switch (event.event) {
       case 'progress':
         heartbeat.progress = event;
@@ -147,6 +105,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
       PYTHONUNBUFFERED: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, which signalGroup and stopProcessGroup address as a whole.
     detached: true,
     reject: false,
     buffer: false,
@@ -231,38 +190,6 @@ function activityContext(): Context | null {
     return Context.current();
   } catch {
     return null;
-  }
-}
-
-/**
- * SIGTERM the whole process group, wait until every process in it has exited (not only the
- * launcher, which dies at once while its ranks write their checkpoint), SIGKILL what is left
- * after the grace period.
- */
-async function stopProcessGroup(child: { pid?: number } & PromiseLike<unknown>, graceSeconds: number): Promise<void> {
-  const pid = child.pid;
-  if (pid === undefined) return;
-  signalGroup(pid, 'SIGTERM');
-  const deadline = Date.now() + graceSeconds * 1000;
-  while (groupAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
-  signalGroup(pid, 'SIGKILL');
-  await child;
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
 }
 

@@ -6,10 +6,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import default_config, train_spec
 from tuneflow_ml.data import read_columns, write_table
 from tuneflow_ml.events import StepError
 from tuneflow_ml.spec import load_spec
-from tuneflow_ml.summarize import product_documents
+from tuneflow_ml.spec_types import TrainSpec
+from tuneflow_ml.summary_shards import product_documents
 
 
 def write(path, columns):
@@ -54,10 +56,11 @@ def test_write_table_leaves_no_temporary_files(tmp_path):
 
 def test_spec_missing_field_is_invalid_config_with_its_path(tmp_path):
     path = tmp_path / "spec.json"
-    path.write_text(json.dumps({"config": {"train": {}}}))
-    spec = load_spec(["--spec", str(path)])
+    spec = train_spec("test", default_config(), {"train": "train.parquet", "validation": "validation.parquet"}, tmp_path, "run")
+    del spec["config"]["train"]["maxSteps"]
+    path.write_text(json.dumps(spec))
     with pytest.raises(StepError) as error:
-        spec["config"]["train"]["maxSteps"]
+        load_spec(TrainSpec, ["--spec", str(path)])
     assert error.value.kind == "InvalidConfig"
     assert "config.train.maxSteps" in error.value.message and str(path) in error.value.message
 
@@ -66,7 +69,7 @@ def test_spec_unreadable(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     for path in (tmp_path / "absent.json", tmp_path / "bad.json"):
         with pytest.raises(StepError) as error:
-            load_spec(["--spec", str(path)])
+            load_spec(TrainSpec, ["--spec", str(path)])
         assert error.value.kind == "InvalidConfig" and str(path) in error.value.message
 
 

@@ -78,6 +78,37 @@ def test_failures_map_to_one_error_event(events_socket, capfd, exc, kind, retrya
     assert "Traceback" in capfd.readouterr().err  # the traceback goes to stderr for the logs
 
 
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), True),
+        (torch.cuda.OutOfMemoryError("CUDA out of memory"), True),
+        (torch.OutOfMemoryError(""), True),  # the class alone says so
+        # What generation.py split batches on: backends that raise a plain RuntimeError.
+        (RuntimeError("CUDA error: out of memory"), True),
+        (RuntimeError("MPS backend out of memory (MPS allocated: 8.00 GB)"), True),
+        (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 GiB"), True),
+        (MemoryError(), True),
+        (RuntimeError("shape mismatch"), False),
+        (ValueError("the out of memory test in the docs"), False),  # only torch's RuntimeErrors say it
+        (StepError("InvalidConfig", "train.bf16 is true"), False),
+    ],
+)
+def test_is_out_of_memory(exc, expected):
+    assert events.is_out_of_memory(exc) is expected
+
+
+def test_memory_error_without_message_names_its_class():
+    kind, message, retryable = events.describe_failure(MemoryError(), "evaluate")
+    assert (kind, retryable) == ("OutOfMemory", False)
+    assert "(MemoryError)" in message and "evaluate.batchSize" in message
+
+
+def test_protocol_lists_are_the_literal_types():
+    assert events.FAILURE_KINDS == ("InvalidConfig", "InvalidData", "OutOfMemory", "Internal")
+    assert set(events.EVENT_TYPES) == {"progress", "checkpoint", "metrics", "log", "result", "error"}
+
+
 def test_out_of_memory_advice_names_every_remedy():
     _, message, _ = events.describe_failure(torch.OutOfMemoryError("CUDA out of memory"), "train")
     for remedy in ("perDeviceTrainBatchSize", "gradientCheckpointing", "deepspeed.stage", "offload"):

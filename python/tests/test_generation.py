@@ -100,6 +100,42 @@ def test_out_of_memory_batches_are_split_and_outputs_unchanged(model, monkeypatc
     assert max(batch_sizes) == 3 and sum(done) == 12
 
 
+@pytest.mark.parametrize(
+    "out_of_memory",
+    [lambda rows: RuntimeError(f"CUDA error: out of memory (fake, batch of {rows})"), lambda rows: MemoryError()],
+    ids=["plain RuntimeError", "MemoryError"],
+)
+def test_every_kind_of_out_of_memory_splits_batches(model, monkeypatch, out_of_memory):
+    tokenizer, t5 = model
+    params = GenerationParams("summarize: ", 64, num_beams=1, max_new_tokens=4)
+    ids = encode(tokenizer, TEXTS[:4], params)
+    expected = generate_ids(tokenizer, t5, ids, params, batch_size=4)
+    real_generate, batch_sizes = t5.generate, []
+
+    def generate_that_fits_one(**kwargs):
+        rows = kwargs["input_ids"].shape[0]
+        if rows > 1:
+            raise out_of_memory(rows)
+        batch_sizes.append(rows)
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(t5, "generate", generate_that_fits_one)
+    assert generate_ids(tokenizer, t5, ids, params, batch_size=4) == expected
+    assert batch_sizes == [1, 1, 1, 1]
+
+
+def test_a_single_input_that_runs_out_of_memory_fails(model, monkeypatch):
+    tokenizer, t5 = model
+    params = GenerationParams("summarize: ", 64, num_beams=1, max_new_tokens=4)
+
+    def never_fits(**kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory (fake)")
+
+    monkeypatch.setattr(t5, "generate", never_fits)
+    with pytest.raises(torch.OutOfMemoryError):
+        generate_ids(tokenizer, t5, encode(tokenizer, TEXTS[:2], params), params, batch_size=2)
+
+
 def test_other_errors_are_not_retried(model, monkeypatch):
     tokenizer, t5 = model
     params = GenerationParams("summarize: ", 64, num_beams=1, max_new_tokens=4)

@@ -10,11 +10,12 @@ from pathlib import Path
 import mlflow
 import pyarrow.parquet as pq
 
-from conftest import MIN_REVIEWS, REVIEWS_PER_PRODUCT, new_run, run_step, small_config
+from conftest import MIN_REVIEWS, REVIEWS_PER_PRODUCT, StepRun, new_run, run_step, small_config
 
 
 def summarize_spec(tiny_model, dataset, mlflow_uri, output_dir: Path, **settings) -> dict:
-    """The step needs a model, not a good one: the untrained tiny T5 (no training to wait for)."""
+    """The step needs a model, not a good one: the untrained tiny T5 (no training to wait for).
+    Without its part: `part` adds it."""
     config = small_config(tiny_model, mlflow_uri)
     config["summarize"] |= settings
     return {
@@ -26,14 +27,29 @@ def summarize_spec(tiny_model, dataset, mlflow_uri, output_dir: Path, **settings
         "modelVersion": "3",
         "mlflowRunId": new_run(mlflow_uri),
         "outputDir": str(output_dir),
-        "part": {"part": "all"},
     }
+
+
+def part(spec: dict, name: str, **fields) -> dict:
+    return {**spec, "part": {"part": name, **fields}}
+
+
+def every_shard(plan: dict) -> list[dict]:
+    return [{"kind": kind, "index": i} for kind in ("products", "reviews") for i in range(plan[kind]["shards"])]
+
+
+def run_parts(spec: dict, workdir: Path) -> tuple[StepRun, dict]:
+    """plan, then every shard in one process, then merge: the whole step. Returns the shards run
+    and the merge's result."""
+    plan = run_step("summarize", part(spec, "plan"), workdir / "plan").result()
+    generation = run_step("summarize", part(spec, "shards", shards=every_shard(plan)), workdir / "shards")
+    generation.result()
+    return generation, run_step("summarize", part(spec, "merge"), workdir / "merge").result()
 
 
 def test_summarize_step(tiny_model, dataset, mlflow_uri, tmp_path):
     spec = summarize_spec(tiny_model, dataset, mlflow_uri, tmp_path / "out")
-    run = run_step("summarize", spec, tmp_path)
-    result = run.result()
+    generation, result = run_parts(spec, tmp_path)
 
     eligible = {p: n for p, n in REVIEWS_PER_PRODUCT.items() if n >= MIN_REVIEWS}
     products = pq.read_table(result["products"]["parquet"]).to_pylist()
@@ -58,8 +74,10 @@ def test_summarize_step(tiny_model, dataset, mlflow_uri, tmp_path):
     assert set(reviews["min_new_tokens"]) == {0}  # a review summary is a headline: no minimum length
 
     total = len(eligible) + len(cleaned["review_id"])
-    assert run.of_kind("progress")[-1]["step"] == total and result["summariesPerSec"] > 0
-    assert result["shards"] == {"total": 2, "reused": 0, "dir": str(tmp_path / "out" / "shards")}
+    assert generation.of_kind("progress")[-1]["step"] == total and result["summariesPerSec"] > 0
+    assert generation.result()["generated"] == ["products-00000", "reviews-00000"]  # none reused
+    # Every shard was finished before the merge: it reuses them all.
+    assert result["shards"] == {"total": 2, "reused": 2, "dir": str(tmp_path / "out" / "shards")}
     latency = result["latencyMs"]
     assert latency["samples"] == settings["latencySamples"] and 0 < latency["p50"] <= latency["p95"]
     metrics = mlflow.MlflowClient(mlflow_uri).get_run(spec["mlflowRunId"]).data.metrics
@@ -76,16 +94,21 @@ def test_killed_run_resumes_without_redoing_finished_shards(tiny_model, dataset,
     # 5 eligible products in shards of 2: three shards.
     spec = summarize_spec(tiny_model, dataset, mlflow_uri, tmp_path / "out", shardSize=2, perReview=False, latencySamples=0)
     shard_dir = tmp_path / "out" / "shards"
+    plan = run_step("summarize", part(spec, "plan"), tmp_path / "plan").result()
+    shards_spec = part(spec, "shards", shards=every_shard(plan))
 
-    killed = run_step("summarize", spec, tmp_path / "first", stop_when=lambda e: e["event"] == "checkpoint")
+    killed = run_step("summarize", shards_spec, tmp_path / "first", stop_when=lambda e: e["event"] == "checkpoint")
     assert killed.returncode < 0 and not killed.of_kind("result")
     before = manifests(shard_dir)
     # The kill landed after the first shard and before the last.
     assert 1 <= len(before) < 3 and "products-00000.json" in before
 
-    resumed = run_step("summarize", spec, tmp_path / "second")
-    result = resumed.result()
-    assert result["shards"]["total"] == 3 and result["shards"]["reused"] == len(before)
+    resumed = run_step("summarize", shards_spec, tmp_path / "second")
+    generated = resumed.result()["generated"]
+    assert len(resumed.result()["shards"]) == 3 and len(generated) == 3 - len(before)
+    assert not {f"{name}.json" for name in generated} & set(before)
+    result = run_step("summarize", part(spec, "merge"), tmp_path / "merge").result()
+    assert result["shards"]["total"] == 3
     after = manifests(shard_dir)
     assert {name: after[name] for name in before} == before  # finished shards were not recomputed
     assert len(after) == 3
@@ -100,8 +123,8 @@ def test_killed_run_resumes_without_redoing_finished_shards(tiny_model, dataset,
     # Other generation parameters make other summaries: no shard is reused.
     changed = copy.deepcopy(spec)
     changed["config"]["summarize"]["maxNewTokens"] += 2
-    rerun = run_step("summarize", changed, tmp_path / "third").result()
-    assert rerun["shards"]["reused"] == 0
+    rerun, _ = run_parts(changed, tmp_path / "third")
+    assert rerun.result()["generated"] == rerun.result()["shards"]
     assert all(manifests(shard_dir)[name] != after[name] for name in after)
 
 
@@ -109,28 +132,25 @@ def test_parts_of_a_bulk_run(tiny_model, dataset, mlflow_uri, tmp_path):
     """plan, shards and merge, as workflows/bulk-summarize.ts runs them across workers."""
     spec = summarize_spec(tiny_model, dataset, mlflow_uri, tmp_path / "out", shardSize=2, perReview=False, latencySamples=0)
 
-    def part(name: str, **fields) -> dict:
-        return {**spec, "part": {"part": name, **fields}}
-
-    plan = run_step("summarize", part("plan"), tmp_path / "plan").result()
+    plan = run_step("summarize", part(spec, "plan"), tmp_path / "plan").result()
     assert plan == {"products": {"shards": 3, "items": 5}, "reviews": {"shards": 0, "items": 0}}
 
-    merge_early = run_step("summarize", part("merge"), tmp_path / "merge-early")
+    merge_early = run_step("summarize", part(spec, "merge"), tmp_path / "merge-early")
     [error] = merge_early.of_kind("error")
     assert not error["retryable"] and "3 shard(s) are not finished" in error["message"] and "products-00000" in error["message"]
 
-    unknown = run_step("summarize", part("shards", shards=[{"kind": "products", "index": 3}]), tmp_path / "unknown")
+    unknown = run_step("summarize", part(spec, "shards", shards=[{"kind": "products", "index": 3}]), tmp_path / "unknown")
     [error] = unknown.of_kind("error")
     assert error["kind"] == "InvalidConfig" and "products-00003 are not in the plan" in error["message"]
 
     refs = [{"kind": "products", "index": i} for i in (2, 0)]
-    first = run_step("summarize", part("shards", shards=refs), tmp_path / "shards-a").result()
+    first = run_step("summarize", part(spec, "shards", shards=refs), tmp_path / "shards-a").result()
     assert first == {"shards": ["products-00002", "products-00000"], "generated": ["products-00002", "products-00000"]}
     refs = [{"kind": "products", "index": i} for i in (0, 1)]
-    second = run_step("summarize", part("shards", shards=refs), tmp_path / "shards-b").result()
+    second = run_step("summarize", part(spec, "shards", shards=refs), tmp_path / "shards-b").result()
     assert second["generated"] == ["products-00001"]  # shard 0 was finished by the first activity
 
-    merged = run_step("summarize", part("merge"), tmp_path / "merge").result()
+    merged = run_step("summarize", part(spec, "merge"), tmp_path / "merge").result()
     assert merged["shards"] == {"total": 3, "reused": 3, "dir": str(tmp_path / "out" / "shards")}
     products = pq.read_table(merged["products"]["parquet"]).to_pydict()["product_id"]
     assert Counter(products) == Counter(p for p, n in REVIEWS_PER_PRODUCT.items() if n >= MIN_REVIEWS)

@@ -1,6 +1,6 @@
 """Scores the trained model on the validation split with ROUGE.
 
-    python -m tuneflow_ml.evaluate --spec spec.json     (spec: EvaluateSpec in lib/steps.ts)
+    python -m tuneflow_ml.evaluate --spec spec.json     (spec: EvaluateSpec in lib/steps/)
 
 Writes <outputDir>/rouge.json and samples.parquet (text, reference, prediction), logs the scores
 to the run's MLflow metrics, and returns EvaluateResult. When the spec names a champion (the
@@ -20,6 +20,7 @@ from . import events
 from .data import read_columns, write_json, write_table
 from .generation import generate, load_model
 from .spec import load_spec
+from .spec_types import EvaluateSpec
 from .tracking import log_metrics
 
 ROUGE_KEYS = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
@@ -53,7 +54,7 @@ def load_champion(tracking_uri: str, model_uri: str):
 
 
 def main() -> dict:
-    spec = load_spec()
+    spec: EvaluateSpec = load_spec(EvaluateSpec)
     config, settings = spec["config"], spec["config"]["evaluate"]
     output_dir = spec["outputDir"]
     os.makedirs(output_dir, exist_ok=True)

@@ -18,9 +18,14 @@ import socket
 import sys
 import threading
 import traceback
-from typing import Any, Callable, Literal, NoReturn
+from typing import Any, Callable, Literal, NoReturn, get_args
 
+# The same lists as lib/failures.ts FailureKind and lib/python-step/protocol.ts StepEvent;
+# test/unit/protocol-lists.test.ts fails when they differ.
 FailureKind = Literal["InvalidConfig", "InvalidData", "OutOfMemory", "Internal"]
+FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)
+EventType = Literal["progress", "checkpoint", "metrics", "log", "result", "error"]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 EVENTS_SOCKET_ENV = "TUNEFLOW_EVENTS_SOCKET"
 # Exit status of a rank whose activity went away (EX_SOFTWARE is taken by Python itself).
@@ -80,11 +85,11 @@ def connect() -> socket.socket | None:
         return _channel
 
 
-def emit(event: dict[str, Any], every_rank: bool = False) -> None:
+def emit(event: EventType, fields: dict[str, Any], every_rank: bool = False) -> None:
     """Write one event line at once, so the activity can heartbeat on it."""
     if not (every_rank or _is_main_process()):
         return
-    line = json.dumps(event, allow_nan=False) + "\n"
+    line = json.dumps({"event": event, **fields}, allow_nan=False) + "\n"
     channel = connect()
     if channel is None:
         sys.stderr.write(line)
@@ -111,8 +116,8 @@ def progress(
     eta_seconds: float | None = None,
 ) -> None:
     emit(
+        "progress",
         {
-            "event": "progress",
             "unit": unit,
             "step": int(step),
             "totalSteps": int(total_steps),
@@ -125,31 +130,42 @@ def progress(
 
 
 def checkpoint(path: str, step: int) -> None:
-    emit({"event": "checkpoint", "path": path, "step": int(step)})
+    emit("checkpoint", {"path": path, "step": int(step)})
 
 
 def metrics(values: dict[str, float], step: int | None = None) -> None:
     finite = {name: float(v) for name, v in values.items() if _finite(v) is not None}
-    emit({"event": "metrics", "metrics": finite, "step": None if step is None else int(step)})
+    emit("metrics", {"metrics": finite, "step": None if step is None else int(step)})
 
 
 def log(message: str, level: Literal["info", "warning"] = "info") -> None:
-    emit({"event": "log", "level": level, "message": message})
+    emit("log", {"level": level, "message": message})
 
 
 def result(values: dict[str, Any]) -> None:
-    emit({"event": "result", "result": values})
+    emit("result", {"result": values})
 
 
 def error(kind: FailureKind, message: str, retryable: bool) -> None:
-    emit({"event": "error", "kind": kind, "retryable": retryable, "message": message}, every_rank=True)
+    emit("error", {"kind": kind, "retryable": retryable, "message": message}, every_rank=True)
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
-    torch = sys.modules.get("torch")  # a step that never imported torch cannot run out of GPU memory
+# Torch's allocators report through RuntimeError (torch.OutOfMemoryError is one) when they do
+# not raise torch.OutOfMemoryError itself: "CUDA out of memory", "CUDA error: out of memory",
+# "MPS backend out of memory", "DefaultCPUAllocator: can't allocate memory".
+_OUT_OF_MEMORY_MESSAGES = ("out of memory", "can't allocate memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether exc means the device or host ran out of memory: the one rule for the error event's
+    kind (train, evaluate, summarize) and for generation's batch splitting."""
+    if isinstance(exc, MemoryError):  # Python's own allocations on the host
+        return True
+    torch = sys.modules.get("torch")  # a step that never imported torch cannot raise its errors
     if torch is not None and isinstance(exc, torch.OutOfMemoryError):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    message = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(text in message for text in _OUT_OF_MEMORY_MESSAGES)
 
 
 OUT_OF_MEMORY_ADVICE = {
@@ -165,8 +181,9 @@ def describe_failure(exc: BaseException, step_name: str) -> tuple[FailureKind, s
     """Maps an exception to (kind, message, retryable) for the error event."""
     if isinstance(exc, StepError):
         return exc.kind, exc.message, exc.retryable
-    first_line = (str(exc).strip().splitlines() or [""])[0]
-    if _is_out_of_memory(exc):
+    # A MemoryError usually has no message: its class name says what happened.
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if is_out_of_memory(exc):
         # The same batch on the same device runs out of memory again: retrying wastes GPU hours.
         return "OutOfMemory", f"{step_name} ran out of memory ({first_line}); {OUT_OF_MEMORY_ADVICE.get(step_name, 'lower the batch size')}", False
     return (

@@ -76,11 +76,6 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
-    # Some backends raise a plain RuntimeError that only says so.
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
-
-
 def generate_ids(
     tokenizer: PreTrainedTokenizerBase,
     model: PreTrainedModel,
@@ -92,9 +87,9 @@ def generate_ids(
 ) -> list[str]:
     """Summaries of already-encoded inputs, in their order.
 
-    A batch that runs out of GPU memory is split in halves and retried (outputs do not depend on
-    the batch), so `batch_size` is a ceiling that adapts to the device rather than a guess that
-    fails a long run. `on_batch(n)` is called after each n inputs are done."""
+    A batch that runs out of memory (events.is_out_of_memory) is split in halves and retried
+    (outputs do not depend on the batch), so `batch_size` is a ceiling that adapts to the device
+    rather than a guess that fails a long run. `on_batch(n)` is called after each n inputs are done."""
     kwargs = generate_kwargs(tokenizer, params)
     summaries = [""] * len(input_ids)
     pending = length_sorted_batches([len(ids) for ids in input_ids], batch_size)
@@ -105,8 +100,8 @@ def generate_ids(
             batch = tokenizer.pad({"input_ids": [input_ids[i] for i in rows]}, return_tensors="pt").to(model.device)
             try:
                 output = model.generate(**batch, **kwargs)
-            except RuntimeError as exc:  # torch.OutOfMemoryError is one
-                if len(rows) == 1 or not _is_out_of_memory(exc):
+            except Exception as exc:  # events.is_out_of_memory decides which ones a smaller batch avoids
+                if len(rows) == 1 or not events.is_out_of_memory(exc):
                     raise
                 del batch
                 if torch.cuda.is_available():

@@ -1,6 +1,6 @@
 """Memory plan of a training config, before a GPU is held: does it fit the declared GPUs?
 
-    python -m tuneflow_ml.plan --spec spec.json     (spec: PlanSpec in lib/steps.ts)
+    python -m tuneflow_ml.plan --spec spec.json     (spec: PlanSpec in lib/steps/)
 
 Model states (parameters, gradients, optimizer states) per GPU and on the host come from
 DeepSpeed's own estimators, for every ZeRO stage and offload choice. They assume Adam's two fp32
@@ -21,6 +21,7 @@ from . import events
 from .events import StepError
 from .model_size import count_parameters
 from .spec import load_spec
+from .spec_types import ModelConfig, PlanSpec, TrainConfig
 
 GIB = 2**30
 # CUDA context, allocator fragmentation and communication buffers, beyond what is estimated.
@@ -49,7 +50,7 @@ def model_config(name: str) -> PretrainedConfig:
         return T5Config(vocab_size=32128, **known)
 
 
-def activation_bytes(config: PretrainedConfig, model: dict[str, Any], train: dict[str, Any], bf16: bool) -> int:
+def activation_bytes(config: PretrainedConfig, model: ModelConfig, train: TrainConfig, bf16: bool) -> int:
     batch, src, tgt = train["perDeviceTrainBatchSize"], model["maxSourceLength"], model["maxTargetLength"]
     hidden, heads = config.d_model, config.num_heads
     enc_layers, dec_layers = config.num_layers, getattr(config, "num_decoder_layers", None) or config.num_layers
@@ -78,7 +79,7 @@ def estimate(total: int, largest: int, gpus: int, nodes: int, stage: int | None,
 
 
 def main() -> dict[str, Any]:
-    spec = load_spec()
+    spec: PlanSpec = load_spec(PlanSpec)
     config = spec["config"]
     train, model = config["train"], config["model"]
     nodes = spec["nodes"]

@@ -16,6 +16,7 @@ import mlflow
 import mlflow.pyfunc
 
 from .generation import generate, load_model
+from .spec_types import PipelineConfig
 
 
 class T5Summarizer(mlflow.pyfunc.PythonModel):
@@ -41,7 +42,7 @@ class T5Summarizer(mlflow.pyfunc.PythonModel):
         )
 
 
-def log_model(model_dir: str, config: dict) -> mlflow.models.model.ModelInfo:
+def log_model(model_dir: str, config: PipelineConfig) -> mlflow.models.model.ModelInfo:
     """Logs model_dir to the active run as the pyfunc model "model". Requirements are pinned here
     rather than inferred (inference loads the model in a subprocess: slow and fragile)."""
     return mlflow.pyfunc.log_model(

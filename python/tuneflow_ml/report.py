@@ -1,6 +1,6 @@
 """The run report of a finished pipeline.
 
-    python -m tuneflow_ml.report --spec spec.json     (spec: ReportSpec in lib/steps.ts)
+    python -m tuneflow_ml.report --spec spec.json     (spec: ReportSpec in lib/steps/)
 
 Writes report.html and its PNG plots to outputDir and logs them to the pipeline's MLflow run
 under report/: the training loss per step (the run's `train_loss` history), ROUGE of the new
@@ -25,6 +25,7 @@ from .data import read_columns
 from .evaluate import ROUGE_KEYS
 from .model_size import count_parameters
 from .spec import load_spec
+from .spec_types import ChampionScore, ReportSpec, RougeScores
 
 ARTIFACT_PATH = "report"
 HTML_NAME = "report.html"
@@ -54,7 +55,7 @@ def plot_loss(points: list[tuple[int, float]], path: str) -> None:
     save(fig, path)
 
 
-def plot_rouge(new: dict[str, float], champion: dict | None, path: str) -> None:
+def plot_rouge(new: RougeScores, champion: ChampionScore | None, path: str) -> None:
     fig = Figure(figsize=(6.4, 3.6))
     ax = fig.subplots()
     x = range(len(ROUGE_KEYS))
@@ -102,7 +103,7 @@ def example_summary(products_parquet: str) -> str | None:
     return next((s for s in summaries if s), None)
 
 
-def summary_table(spec) -> dict:
+def summary_table(spec: ReportSpec) -> dict:
     """One row of the seed's closing table, for the new model."""
     tuning_seconds = spec["tuningMs"] / 1000
     gpu_hours = spec["gpus"] * tuning_seconds / 3600
@@ -181,7 +182,7 @@ table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:
 th{background:#f3f3f3}figure{display:inline-block;margin:.5em}img{max-width:100%}caption{caption-side:bottom;color:#666;padding:.4em}"""
 
 
-def render_html(spec, table: dict, plots: dict[str, str], samples: tuple[list[str], list[list[str]]]) -> str:
+def render_html(spec: ReportSpec, table: dict, plots: dict[str, str], samples: tuple[list[str], list[list[str]]]) -> str:
     config, rouge = spec["config"], spec["evaluation"]["rouge"]
     champion = spec["evaluation"]["champion"]
     versus = (
@@ -217,7 +218,7 @@ ROUGE-L {rouge['rougeL']:.4f} on {spec['evaluation']['numExamples']} validation 
 
 
 def main() -> dict:
-    spec = load_spec()
+    spec: ReportSpec = load_spec(ReportSpec)
     config, output_dir, run_id = spec["config"], spec["outputDir"], spec["mlflowRunId"]
     os.makedirs(output_dir, exist_ok=True)
     client = MlflowClient(tracking_uri=config["mlflow"]["trackingUri"])

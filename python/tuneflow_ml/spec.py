@@ -1,36 +1,48 @@
-"""Reads the spec file a TypeScript activity writes (lib/steps.ts: TrainSpec, EvaluateSpec,
-SummarizeSpec). The activity has validated it with zod, so a missing field means the two sides
-disagree about the contract: an InvalidConfig error naming the field, not a bare KeyError."""
+"""Reads the spec file a TypeScript activity writes (lib/steps/: TrainSpec, EvaluateSpec, ...) as
+the TypedDict generated from the same zod schema (spec_types.py). The activity has validated it
+with zod, so a missing field means the two sides disagree about the contract: an InvalidConfig
+error naming the field, at load, before any work is done."""
 
 import argparse
 import json
-from typing import Any
+import types
+from typing import Any, Literal, TypeVar, Union, cast, get_args, get_origin, get_type_hints, is_typeddict
 
 from .events import StepError
 
-
-class Spec(dict):
-    """A dict whose missing keys raise StepError('InvalidConfig') with their dotted path."""
-
-    def __init__(self, data: dict[str, Any], source: str, path: str = "") -> None:
-        super().__init__(data)
-        self.source = source
-        self.path = path
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self:
-            raise StepError(
-                "InvalidConfig",
-                f"spec {self.source} has no field {self.path}{key}; it must match lib/steps.ts "
-                "(rewrite the spec with the current TypeScript activity)",
-            )
-        value = super().__getitem__(key)
-        if isinstance(value, dict):
-            return Spec(value, self.source, f"{self.path}{key}.")
-        return value
+SpecType = TypeVar("SpecType")
 
 
-def load_spec(argv: list[str] | None = None) -> Spec:
+def missing_field(value: Any, kind: Any, path: str = "") -> str | None:
+    """The dotted path of the first required field absent from `value` as typed by `kind`, or
+    None. Only presence is checked: zod has checked the values."""
+    if is_typeddict(kind) and isinstance(value, dict):
+        fields = get_type_hints(kind)
+        for key in fields:
+            if key in kind.__required_keys__ and key not in value:
+                return f"{path}{key}"
+        nested = [missing_field(value[key], sub, f"{path}{key}.") for key, sub in fields.items() if key in value]
+        return next((found for found in nested if found), None)
+    if get_origin(kind) is list and isinstance(value, list):
+        [item] = get_args(kind)
+        nested = [missing_field(v, item, f"{path}{i}.") for i, v in enumerate(value)]
+        return next((found for found in nested if found), None)
+    if get_origin(kind) in (Union, types.UnionType):
+        member = next((m for m in get_args(kind) if tagged(value, m)), None)
+        return missing_field(value, member, path)
+    return None
+
+
+def tagged(value: Any, kind: Any) -> bool:
+    """Whether `value` is the member `kind` of a union: its Literal fields (the discriminator of a
+    discriminated union) hold one of their values."""
+    if not is_typeddict(kind) or not isinstance(value, dict):
+        return False
+    literals = {key: get_args(sub) for key, sub in get_type_hints(kind).items() if get_origin(sub) is Literal}
+    return all(value.get(key) in allowed for key, allowed in literals.items())
+
+
+def load_spec(kind: type[SpecType], argv: list[str] | None = None) -> SpecType:
     parser = argparse.ArgumentParser(description="Run one tuneflow step from its spec file.")
     parser.add_argument("--spec", required=True, help="spec.json written by the TypeScript activity")
     path = parser.parse_args(argv).spec
@@ -43,4 +55,11 @@ def load_spec(argv: list[str] | None = None) -> Spec:
         raise StepError("InvalidConfig", f"spec {path} is not JSON ({exc}); the activity writes it with JSON.stringify")
     if not isinstance(data, dict):
         raise StepError("InvalidConfig", f"spec {path} must hold a JSON object, found {type(data).__name__}")
-    return Spec(data, path)
+    absent = missing_field(data, kind)
+    if absent is not None:
+        raise StepError(
+            "InvalidConfig",
+            f"spec {path} has no field {absent}; it must match {kind.__name__} in lib/steps/ "
+            "(rewrite the spec with the current TypeScript activity)",
+        )
+    return cast(SpecType, data)

@@ -1,7 +1,7 @@
 """One text, one summary, and how long it took: the single-request path of `tuneflow summarize
 --text` (client/cli.ts).
 
-    python -m tuneflow_ml.summarize_text --spec spec.json     (spec: SummarizeTextSpec in lib/steps.ts)
+    python -m tuneflow_ml.summarize_text --spec spec.json     (spec: SummarizeTextSpec in lib/steps/)
 """
 
 import statistics
@@ -10,11 +10,12 @@ import time
 from . import events
 from .generation import GenerationParams, device_name, encode, generate_ids, load_model
 from .spec import load_spec
+from .spec_types import SummarizeTextSpec
 from .summarize import percentile
 
 
 def main() -> dict:
-    spec = load_spec()
+    spec: SummarizeTextSpec = load_spec(SummarizeTextSpec)
     g = spec["generation"]
     params = GenerationParams(g["prefix"], g["maxSourceLength"], g["numBeams"], g["maxNewTokens"], g["minNewTokens"])
     started = time.monotonic()

@@ -1,7 +1,7 @@
 """Fine-tunes a T5 model to write review headlines: the seed's recipe (Seq2SeqTrainer, source
 prefix "summarize: ", Adafactor, bf16, DeepSpeed ZeRO for the large models).
 
-    python -m tuneflow_ml.train --spec spec.json     (spec: TrainSpec in lib/steps.ts)
+    python -m tuneflow_ml.train --spec spec.json     (spec: TrainSpec in lib/steps/)
 
 Checkpoints go to <outputDir>/checkpoints; after each one is complete, <outputDir>/
 latest-checkpoint.json points to it and a checkpoint event tells the activity, which a retried
@@ -37,6 +37,7 @@ from .events import StepError
 from .generation import device_name
 from .pyfunc_model import download_model_dir, log_model
 from .spec import load_spec
+from .spec_types import ModelConfig, TrainSpec
 
 # Progress events double as the activity's heartbeats: one at least this often while steps run.
 PROGRESS_EVERY_S = 5.0
@@ -68,7 +69,7 @@ def check_deepspeed_device(deepspeed: dict[str, Any] | None) -> None:
 
 
 def tokenize(
-    tokenizer: PreTrainedTokenizerBase, rows: dict[str, list], model_config: dict[str, Any]
+    tokenizer: PreTrainedTokenizerBase, rows: dict[str, list], model_config: ModelConfig
 ) -> list[dict[str, list[int]]]:
     """Token ids of prefix + text and of the summary, truncated; padding is left to the collator,
     per batch (dynamic padding)."""
@@ -184,7 +185,7 @@ def check_checkpoint(path: str) -> None:
 
 
 def main() -> dict:
-    spec = load_spec()
+    spec: TrainSpec = load_spec(TrainSpec)
     config, train = spec["config"], spec["config"]["train"]
     output_dir = os.path.abspath(spec["outputDir"])
     model_dir = os.path.join(output_dir, "model")

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { SEARCH_ATTRIBUTES } from '../../lib/pipeline';
-import { pythonExecutable } from '../../lib/python-step/runner';
+import { pythonExecutable } from '../../lib/python-step';
 import type { PipelineConfig } from '../../lib/config';
 import { MlflowClient } from '../../lib/mlflow';
 
@@ -32,8 +32,8 @@ const HISTORIES = path.join(REPO_ROOT, 'test', 'replay', 'histories');
 
 /**
  * TUNEFLOW_RECORD_HISTORY=<name> records a workflow run (the latest, or `runId`) as
- * test/replay/histories/<name><suffix>.json; earlier recordings stay (never overwritten), so the
- * replay test keeps proving that old histories replay on new code.
+ * test/replay/histories/<name><suffix>.json. It never overwrites a file: to re-record (allowed
+ * until the first release tag), delete the old one first.
  */
 export async function recordHistory(address: string, workflowId: string, options: { suffix?: string; runId?: string } = {}): Promise<void> {
   const recordAs = process.env.TUNEFLOW_RECORD_HISTORY;

@@ -161,11 +161,3 @@ test('register run twice with the same input makes one version, tagged with its 
     ]),
   );
 });
-
-test('a version registered without the gate (a workflow from before it) moves no alias', async () => {
-  const name = uniqueName('legacy');
-  const { gate: _omitted, ...legacy } = await pipelineInput(name, 0.3, null);
-  const result = await register(legacy);
-  expect(result.gate).toBeNull();
-  expect(await mlflow.aliasVersion(name, 'champion')).toBeNull();
-});

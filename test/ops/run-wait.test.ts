@@ -15,7 +15,7 @@ import { createGpuWorker } from '../../workers/gpu-worker';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { PIPELINE_STEPS } from '../../lib/pipeline';
 import type { PipelineConfigInput } from '../../lib/config';
-import { PipelineStatus } from '../../client/progress';
+import { PipelineStatus } from '../../client/status/pipeline';
 import { MLFLOW_URI, demoFixture, startTemporal, tempDir } from '../helpers/environment';
 
 const MAX_STEPS = 40;

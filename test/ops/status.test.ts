@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../../lib/artifacts';
 import { PIPELINE_STEPS } from '../../lib/pipeline';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { startPipeline } from '../../client/start';
-import { PipelineStatus } from '../../client/progress';
+import { PipelineStatus } from '../../client/status/pipeline';
 import { startTemporal } from '../helpers/environment';
 
 let env: TestWorkflowEnvironment;

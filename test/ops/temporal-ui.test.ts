@@ -15,10 +15,10 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCpuWorker } from '../../workers/cpu-worker';
 import { createGpuWorker } from '../../workers/gpu-worker';
-import { freePort } from '../../lib/python-step/runner';
+import { freePort } from '../../lib/python-step';
 import type { StepHeartbeat } from '../../lib/python-step/protocol';
 import { startPipeline } from '../../client/start';
-import { PipelineStatus } from '../../client/progress';
+import { PipelineStatus } from '../../client/status/pipeline';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { MLFLOW_URI, demoFixture, startTemporal, tempDir } from '../helpers/environment';
 

@@ -1,6 +1,9 @@
 /**
- * Determinism guard: every committed history must replay on the current workflow code. A change
- * that breaks one needs `patched()` or a new recording (TUNEFLOW_RECORD_HISTORY=<name>).
+ * Determinism guard: every committed history must replay on the current workflow code. Until
+ * tuneflow's first release tag, a change that breaks one re-records them: delete
+ * test/replay/histories/*.json and run test/workflows/finetune-pipeline.test.ts and
+ * bulk-summarize.test.ts with TUNEFLOW_RECORD_HISTORY=finetune-pipeline (bulk-summarize). After a
+ * release, a change that breaks a released history needs `patched()` (patching.test.ts shows how).
  */
 import * as path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,5 +1,7 @@
 /** Progress output of `tuneflow run --wait` and `status`: a bar on a terminal, plain lines in a log. */
-import { ProgressPrinter, progressBar, progressLine, type ShardProgress } from '../../client/progress';
+import { ProgressPrinter } from '../../client/render/printer';
+import { progressBar, progressLine } from '../../client/render/progress';
+import type { ShardProgress } from '../../client/status/bulk';
 import type { StepHeartbeat } from '../../lib/python-step/protocol';
 
 const training: StepHeartbeat = {

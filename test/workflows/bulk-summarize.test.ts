@@ -11,7 +11,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCpuWorker } from '../../workers/cpu-worker';
 import { bulkSummarize } from '../../workflows/bulk-summarize';
-import { bulkSummarizeProgress } from '../../client/progress';
+import { bulkSummarizeProgress } from '../../client/status/bulk';
 import { TASK_QUEUES } from '../../lib/task-queues';
 import { MlflowClient } from '../../lib/mlflow';
 import { parseConfig } from '../../lib/config';

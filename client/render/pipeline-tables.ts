@@ -1,0 +1,69 @@
+/** A pipeline as tables: its steps (`tuneflow status`) and, once it completed, its result (`run --wait`). */
+import { PIPELINE_STEPS, type PipelineResult } from '../../lib/pipeline';
+import { workflowUrl } from '../../lib/temporal-settings';
+import type { PipelineStatus } from '../status/pipeline';
+import { formatDuration, progressLine } from './progress';
+
+/** Where MLflow shows the pipeline's training run and its model version. */
+export interface MlflowLinks {
+  run: string;
+  model: string;
+}
+
+/** The result of a completed pipeline, one figure a line. */
+export function finalTable(result: PipelineResult, mlflow: MlflowLinks): string {
+  const { evaluation, registered, summaries } = result;
+  const { counts, quarantinePath } = result.clean;
+  const rows: [string, string][] = [
+    ['pipeline', result.pipelineId],
+    ['rows read', String(counts.read)],
+    ['rows kept', String(counts.kept)],
+    ['rows quarantined', `${counts.quarantined} (${quarantinePath})`],
+    ['rows dropped (empty after cleaning)', String(counts.droppedEmpty)],
+    ['rows filtered / sampled out', `${counts.filteredCategory} / ${counts.sampledOut}`],
+    ['train / validation rows', `${result.split.trainRows} / ${result.split.validationRows}`],
+    ['training', `${result.train.globalStep} steps on ${result.train.device}, final loss ${result.train.trainLoss?.toFixed(4) ?? 'n/a'}`],
+    [
+      'ROUGE-1 / 2 / L / Lsum',
+      [evaluation.rouge.rouge1, evaluation.rouge.rouge2, evaluation.rouge.rougeL, evaluation.rouge.rougeLsum]
+        .map((v) => v.toFixed(4))
+        .join(' / '),
+    ],
+    ['model version', `${registered.modelName} v${registered.version}`],
+    ['champion gate', `${registered.gate.alias} (decided by ${registered.gate.decidedBy})`],
+    [
+      'ROUGE-L new / champion',
+      `${registered.gate.rougeL.toFixed(4)} / ${registered.gate.champion ? `${registered.gate.champion.rougeL.toFixed(4)} (v${registered.gate.champion.version})` : 'none'}`,
+    ],
+    ['  why', registered.gate.reason],
+    ['product summaries', `${summaries.products.rows} -> ${summaries.products.parquet}`],
+    ['review summaries', summaries.reviews ? `${summaries.reviews.rows} -> ${summaries.reviews.parquet}` : 'off'],
+    ...PIPELINE_STEPS.map((step): [string, string] => [`  ${step}`, `${(result.stepDurationsMs[step] / 1000).toFixed(1)} s`]),
+    ['Temporal UI', workflowUrl(result.pipelineId)],
+    ['MLflow run', mlflow.run],
+    ['MLflow model', mlflow.model],
+    ['run report', result.report.state === 'completed' ? result.report.htmlPath : `failed: ${result.report.reason}`],
+    ...(result.report.state === 'completed' ? ([['MLflow report', result.report.mlflowUrl]] as [string, string][]) : []),
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return ['', ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`)].join('\n');
+}
+
+/** The DAG, one step a line: state, attempts, duration, and what the running step is doing. */
+export function statusText(status: PipelineStatus): string {
+  const lines = [`${status.pipelineId}: ${status.status}  ${workflowUrl(status.pipelineId, status.runId)}`];
+  lines.push(`  ${'STEP'.padEnd(10)} ${'STATE'.padEnd(10)} ${'ATTEMPTS'.padEnd(8)} DURATION`);
+  status.steps.forEach((s, i) => {
+    const arrow = i === 0 ? '  ' : '->';
+    const duration = s.durationMs !== null ? formatDuration(s.durationMs / 1000) : '-';
+    lines.push(`${arrow}${s.step.padEnd(10)} ${s.state.padEnd(10)} ${String(s.attempts ?? '-').padEnd(8)} ${duration}`);
+    if (s.state === 'running') {
+      if (s.activity) lines.push(`      activity: ${s.activity}`);
+      if (s.heartbeat || s.shards) lines.push(`      ${progressLine(s)}`);
+      if (s.lastFailure) lines.push(`      last attempt failed: ${s.lastFailure}`);
+    }
+  });
+  if (status.progress.awaitingReview) lines.push(`  waiting for a person: ${status.progress.awaitingReview}`);
+  if (status.progress.error) lines.push(`  error: ${status.progress.error}`);
+  return lines.join('\n');
+}

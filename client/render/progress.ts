@@ -1,0 +1,67 @@
+/**
+ * The running step's progress as text: a plain line for logs, a bar for a terminal
+ * (`run --wait`, `status`).
+ */
+import type { CheckpointEvent, ProgressEvent, StepHeartbeat } from '../../lib/python-step/protocol';
+import type { ShardProgress } from '../status/bulk';
+import type { StepProgress } from '../status/pipeline';
+
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** The figures after the count: epoch, loss, throughput, ETA, last checkpoint. */
+function progressFigures(p: ProgressEvent, checkpoint: CheckpointEvent | null | undefined): string {
+  return [
+    p.epoch !== null ? `epoch ${p.epoch.toFixed(2)}` : null,
+    p.loss !== null ? `loss ${p.loss.toFixed(4)}` : null,
+    p.samplesPerSec !== null ? `${p.samplesPerSec.toFixed(1)} samples/s` : null,
+    p.etaSeconds !== null ? `ETA ${formatDuration(p.etaSeconds)}` : null,
+    checkpoint ? `checkpoint@${checkpoint.step}` : null,
+  ]
+    .filter((f): f is string => f !== null)
+    .join(' ');
+}
+
+function countLabel(p: ProgressEvent): string {
+  return p.unit === 'steps' ? 'step' : 'example';
+}
+
+function shardsText(shards: ShardProgress): string {
+  return `shards ${shards.done}/${shards.total} (products ${shards.products.done}/${shards.products.total}, reviews ${shards.reviews.done}/${shards.reviews.total})`;
+}
+
+/** The running activity's own count and figures: `step 35/234 epoch 0.30 loss 2.1000 ...`. */
+function heartbeatText(heartbeat: StepHeartbeat | null): string | null {
+  const p = heartbeat?.progress;
+  if (p) return [`${countLabel(p)} ${p.step}/${p.totalSteps}`, progressFigures(p, heartbeat.checkpoint)].filter(Boolean).join(' ');
+  return heartbeat?.rowsRead !== undefined ? `${heartbeat.rowsRead} rows read` : null;
+}
+
+/** One log line per change: `[train] running step 35/234 epoch 0.30 loss 2.1000 ...`. */
+export function progressLine({ step, heartbeat, shards }: Omit<StepProgress, 'awaitingReview'>): string {
+  return [`[${step}] running`, shards ? shardsText(shards) : null, heartbeatText(heartbeat)].filter(Boolean).join(' ');
+}
+
+/**
+ * A terminal progress bar over the step: summarize's finished shards, or the running activity's
+ * count (training steps): `[train] [####......] step 35/234  15% epoch 0.30 loss 2.1000 ... ETA 2m03s`.
+ */
+export function progressBar(progress: Omit<StepProgress, 'awaitingReview'>, width = 30): string {
+  const { step, heartbeat, shards } = progress;
+  const p = heartbeat?.progress;
+  const measure =
+    shards && shards.total > 0
+      ? { done: shards.done, total: shards.total, count: shardsText(shards), rest: heartbeatText(heartbeat) }
+      : p && p.totalSteps > 0
+        ? { done: p.step, total: p.totalSteps, count: `${countLabel(p)} ${p.step}/${p.totalSteps}`, rest: progressFigures(p, heartbeat?.checkpoint) }
+        : null;
+  if (!measure) return progressLine(progress);
+  const fraction = Math.min(1, measure.done / measure.total);
+  const filled = Math.round(fraction * width);
+  const percent = `${String(Math.floor(fraction * 100)).padStart(3)}%`;
+  return [`[${step}] [${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`, measure.count, percent, measure.rest].filter(Boolean).join(' ');
+}

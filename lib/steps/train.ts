@@ -1,0 +1,68 @@
+/**
+ * Contracts of the train step (`python -m tuneflow_ml.train` reads TrainSpec, writes TrainResult)
+ * and of its memory plan (`python -m tuneflow_ml.plan` reads PlanSpec, writes PlanResult).
+ */
+import { z } from 'zod';
+import { PipelineConfig } from '../config';
+import { ChampionRef, count, path, StepInput } from './common';
+
+export const TrainInput = StepInput.extend({ trainPath: path, validationPath: path });
+export type TrainInput = z.infer<typeof TrainInput>;
+
+/** Written by the activity as `train/spec.json` for `python -m tuneflow_ml.train`. */
+export const TrainSpec = TrainInput.extend({
+  outputDir: path,
+  mlflowRunId: z.string().min(1),
+  /** A complete checkpoint to resume from (optimizer, scheduler and data order restored). */
+  resumeFromCheckpoint: path.nullable(),
+  /** The DeepSpeed config (lib/deepspeed.ts), or null to train without DeepSpeed. */
+  deepspeedConfig: z.record(z.string(), z.unknown()).nullable(),
+  /** The champion to start from (model.startFrom), pinned by the first attempt; null: model.nameOrPath. */
+  startFrom: ChampionRef.nullable(),
+});
+export type TrainSpec = z.infer<typeof TrainSpec>;
+
+export const TrainResult = z.object({
+  modelDir: path,
+  mlflowRunId: z.string().min(1),
+  /** `models:/<id>` of the model logged to the run (MLflow 3 logged model). */
+  modelUri: z.string().min(1),
+  globalStep: count,
+  trainLoss: z.number().nullable(),
+  device: z.string(),
+  bf16: z.boolean(),
+  resumedFrom: path.nullable(),
+});
+export type TrainResult = z.infer<typeof TrainResult>;
+
+/** The memory plan of a training config (python/tuneflow_ml/plan.py). */
+export const PlanSpec = z.object({
+  config: PipelineConfig,
+  /** Nodes in train.hostfile (1 without one). */
+  nodes: z.number().int().positive(),
+  /** Fail with InvalidConfig when the configured choice does not fit. */
+  enforce: z.boolean(),
+});
+export type PlanSpec = z.infer<typeof PlanSpec>;
+
+const PlanOption = z.object({
+  stage: z.union([z.literal(2), z.literal(3)]).nullable(),
+  offloadOptimizer: z.boolean(),
+  offloadParam: z.boolean(),
+  gpuGiB: z.number().nonnegative(),
+  hostGiB: z.number().nonnegative(),
+  fits: z.boolean(),
+});
+
+export const PlanResult = z.object({
+  model: z.string(),
+  totalParams: count,
+  largestLayerParams: count,
+  gpus: count,
+  gpuMemoryGiB: z.number(),
+  hostMemoryGiB: z.number(),
+  activationsGiBPerGpu: z.number().nonnegative(),
+  options: z.array(PlanOption),
+  chosen: PlanOption,
+});
+export type PlanResult = z.infer<typeof PlanResult>;
