@@ -13,11 +13,16 @@ import urllib.request
 
 import mlflow
 import pytest
+import torch
 
 from conftest import new_run, run_step, small_config, train_spec
 from tuneflow_ml.events import StepError
 from tuneflow_ml.pyfunc_model import download_model_dir
 from tuneflow_ml.train import resolve_bf16
+
+# What this host has: the same tests pass on a CPU host and on a CUDA host.
+HOST_DEVICE = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+HOST_BF16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def test_training_run_reports_on_the_events_socket(trained):
@@ -27,7 +32,7 @@ def test_training_run_reports_on_the_events_socket(trained):
     assert result["modelDir"] == os.path.join(spec["outputDir"], "model")
     assert result["mlflowRunId"] == spec["mlflowRunId"]
     assert result["modelUri"].startswith("models:/m-")
-    assert result["device"] == "cpu" and result["bf16"] is False and result["resumedFrom"] is None
+    assert result["device"] == HOST_DEVICE and result["bf16"] is HOST_BF16 and result["resumedFrom"] is None
     assert isinstance(result["trainLoss"], float) and result["trainLoss"] > 0
     assert '"event"' not in run.stderr  # events go to the socket only
 
@@ -122,10 +127,20 @@ def test_incomplete_resume_checkpoint_is_invalid_data(trained, tmp_path):
 
 def test_bf16_setting():
     assert resolve_bf16(False) is False
-    assert resolve_bf16("auto") is False  # this CPU-only host
+    assert resolve_bf16("auto") is HOST_BF16
+
+
+@pytest.mark.skipif(HOST_BF16, reason="this host's GPU has bf16, so train.bf16: true is valid here")
+def test_bf16_true_without_a_bf16_gpu_is_invalid_config():
     with pytest.raises(StepError) as error:
         resolve_bf16(True)
     assert error.value.kind == "InvalidConfig" and "train.bf16" in error.value.message
+
+
+@pytest.mark.skipif(not HOST_BF16, reason="needs a CUDA GPU with bf16 (Ampere or newer)")
+def test_bf16_is_really_on_with_a_bf16_gpu(trained):
+    assert resolve_bf16(True) is True
+    assert trained[1].result()["bf16"] is True
 
 
 class MlflowServer:

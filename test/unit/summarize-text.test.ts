@@ -7,6 +7,7 @@ import { parseConfig } from '../../lib/config';
 import { SummarizeTextResult } from '../../lib/steps';
 import { summarizeTextSpec } from '../../client/summarize-text';
 import { demoFixture, tempDir } from '../helpers/environment';
+import { hostDevice } from '../helpers/accelerators';
 
 const CLI = path.join(REPO_ROOT, 'bin', 'tuneflow');
 const TEXT = 'The lens is sharp and the battery lasts all day. Autofocus is fast, even in low light.';
@@ -36,7 +37,8 @@ test('prints the summary and its latency as JSON, with the config\'s generation 
   const human = await execa(CLI, ['summarize', '--text', TEXT, '--model', model, '--config', config]);
   const [summary, latency] = human.stdout.split('\n');
   expect(summary).toBe(result.summary);
-  expect(latency).toMatch(/^latency \d+ ms on cpu \(model load \d+ ms; 2 beams, 3-6 new tokens\)$/);
+  const device = (await hostDevice()).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); // the GPU's name, or cpu
+  expect(latency).toMatch(new RegExp(`^latency \\d+ ms on ${device} \\(model load \\d+ ms; 2 beams, 3-6 new tokens\\)$`));
 });
 
 test('an empty text or a directory without a model fails at once, saying what to pass', async () => {

@@ -17,6 +17,7 @@ import { MlflowClient } from '../../lib/mlflow';
 import { PipelineConfig, type PipelineConfigInput } from '../../lib/config';
 import { PipelineResult, type ReportOutcome } from '../../lib/pipeline';
 import { MLFLOW_URI, demoFixture, recordHistory, registerChampion, startTemporal, tempDir } from '../helpers/environment';
+import { hostAccelerators } from '../helpers/accelerators';
 
 let env: TestWorkflowEnvironment;
 let workDir: string;
@@ -153,6 +154,9 @@ test('the pipeline runs clean -> split -> train -> evaluate -> register -> summa
 
   // The run report: the seed's table and three plots, under storage.root and in the MLflow run.
   const report = completedReport(result);
+  // train.numGpus 1 and no hostfile: one GPU held where the host has one, none on a CPU host.
+  const gpusHeld = (await hostAccelerators()).count > 0 ? 1 : 0;
+  const gpuHours = (gpusHeld * report.table.tuningSeconds) / 3600;
   expect(progress.report).toEqual(result.report);
   expect(path.dirname(report.htmlPath)).toBe(path.join(workDir, 'runs', workflowId, 'report'));
   const page = await readFile(report.htmlPath, 'utf8');
@@ -164,8 +168,8 @@ test('the pipeline runs clean -> split -> train -> evaluate -> register -> summa
       model: `${result.registered.modelName} v${result.registered.version}`,
       parameters: expect.any(Number),
       exampleSummary: expect.stringMatching(/\S/),
-      gpuHours: 0, // trained on the CPU
-      estimatedCostUsd: 0,
+      gpuHours,
+      estimatedCostUsd: gpuHours * PipelineConfig.parse(testConfig()).report.gpuHourPrice,
       latencyMs: result.summaries.latencyMs,
     }),
   );
