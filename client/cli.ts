@@ -17,12 +17,13 @@ import { Command } from 'commander';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { loadConfigFile } from '../lib/config-file';
 import { InvalidConfigError } from '../lib/failures';
+import { describeFailure, failureCause } from '../lib/failure-cause';
 import { MlflowClient } from '../lib/mlflow';
 import { PipelineResult } from '../lib/pipeline';
 import { workflowUrl } from '../lib/temporal-settings';
 import { connectClient, startPipeline, type PipelineHandle } from './start';
 import { addOpsCommands } from './ops-commands';
-import { currentProgress, pipelineStatus } from './status/pipeline';
+import { currentProgress, pipelineStatus, stepOfActivity } from './status/pipeline';
 import { finalTable, statusText, type MlflowLinks } from './render/pipeline-tables';
 import { ProgressPrinter } from './render/printer';
 import { summarizeText, type SummarizeTextOptions } from './summarize-text';
@@ -71,8 +72,8 @@ async function waitWithProgress(client: Client, handle: PipelineHandle, print: b
     return PipelineResult.parse(await resultPromise);
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
-      const cause = err.cause as Error | undefined;
-      throw new Error(`pipeline ${handle.workflowId} failed: ${cause?.message ?? err.message}`);
+      const step = stepOfActivity(failureCause(err.cause).activityType);
+      throw new Error(`pipeline ${handle.workflowId} failed: ${describeFailure(err.cause ?? err, step ?? undefined)}`);
     }
     throw err;
   }

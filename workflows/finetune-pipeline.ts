@@ -6,7 +6,6 @@
  * retries are in activity-options.ts, the progress record in progress.ts.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   condition,
   defineSignal,
@@ -17,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { PipelineConfig, formatConfigIssues } from '../lib/config';
+import { describeFailure } from '../lib/failure-cause';
 import { FAILURE_TYPES } from '../lib/failures';
 import { proposeGate, type Review, type ReviewDecision } from '../lib/gate';
 import type { ReportInput } from '../lib/steps';
@@ -180,11 +180,10 @@ async function runReport(input: ReportInput): Promise<ReportOutcome> {
     return { state: 'completed', ...made };
   } catch (err) {
     if (isCancellation(err)) throw err;
-    const cause = err instanceof ActivityFailure && err.cause ? err.cause : (err as Error);
     return {
       state: 'failed',
       reason:
-        `${cause.message}; model ${input.registered.modelName} v${input.registered.version} and the summaries are unaffected ` +
+        `${describeFailure(err, 'report')}; model ${input.registered.modelName} v${input.registered.version} and the summaries are unaffected ` +
         "(the step's traceback is in the cpu worker's log)",
     };
   }

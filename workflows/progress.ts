@@ -4,6 +4,7 @@
  * search-attribute upserts, which are commands and happen in the same places on every run.
  */
 import { defineQuery, isCancellation, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { describeFailure } from '../lib/failure-cause';
 import {
   PIPELINE_STEPS,
   SEARCH_ATTRIBUTES,
@@ -53,7 +54,7 @@ export function trackProgress(pipelineId: string) {
       return result;
     } catch (err) {
       status.state = isCancellation(err) ? 'cancelled' : 'failed';
-      progress.error = `${name}: ${(err as Error).message}`;
+      progress.error = describeFailure(err, name);
       throw err;
     } finally {
       status.finishedAt = Date.now();

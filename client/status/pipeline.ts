@@ -30,7 +30,7 @@ const STEP_OF_ACTIVITY = {
   register: 'register',
 } satisfies Partial<Record<keyof typeof cpuActivities | keyof typeof gpuActivities, PipelineStep>>;
 
-function stepOfActivity(type: string | null | undefined): PipelineStep | null {
+export function stepOfActivity(type: string | null | undefined): PipelineStep | null {
   return type && type in STEP_OF_ACTIVITY ? STEP_OF_ACTIVITY[type as keyof typeof STEP_OF_ACTIVITY] : null;
 }
 
@@ -72,13 +72,10 @@ export interface StepProgress {
   awaitingReview: string | null;
 }
 
-/**
- * The progress a completed pipeline returned with its result (null: it has none, as pipelines
- * finished before the result carried it).
- */
+/** The progress a completed pipeline returned with its result; null while it has no result. */
 function finalProgress(history: HistoryReading): PipelineProgress | null {
   if (!history.result) return null;
-  return PipelineProgress.nullable().parse(defaultPayloadConverter.fromPayload<{ progress?: unknown }>(history.result).progress ?? null);
+  return PipelineProgress.parse(defaultPayloadConverter.fromPayload<{ progress?: unknown }>(history.result).progress);
 }
 
 /**

@@ -86,3 +86,33 @@ test('run --wait prints training and summarize progress, then status shows the f
   expect(statusText.stdout).toMatch(new RegExp(`^${pipelineId}: COMPLETED`));
   for (const step of PIPELINE_STEPS.slice(1)) expect(statusText.stdout).toMatch(new RegExp(`^->${step} +completed +\\d+ +\\d+s`, 'm'));
 });
+
+test('a failed step reaches the person with its cause: run --wait and status name the step, the type and the advice', async () => {
+  const pipelineId = `run-wait-missing-${Date.now()}`;
+  const missing = path.join(workDir, 'no-such-reviews.tsv');
+  const configFile = path.join(workDir, 'missing-input.yaml');
+  await writeFile(
+    configFile,
+    stringify({
+      name: 'run-wait-missing-input',
+      data: { input: missing },
+      model: { nameOrPath: fixture.model },
+      storage: { root: path.join(workDir, 'runs') },
+      mlflow: { trackingUri: MLFLOW_URI, experiment: 'tuneflow-tests' },
+    } satisfies PipelineConfigInput),
+  );
+  const namespace = env.namespace ?? 'default';
+  const cpuWorker = await createCpuWorker(env.nativeConnection, namespace);
+  // The workflow has failed, so `status` answers from the progress query: a worker must be running.
+  const [run, statusText] = await cpuWorker.runUntil(async () => {
+    const failed = await cli(['run', '--config', configFile, '--id', pipelineId, '--wait']);
+    return [failed, await cli(['status', pipelineId])] as const;
+  });
+
+  expect(run.exitCode).toBe(1);
+  expect(run.stderr).toContain(`pipeline ${pipelineId} failed: InvalidData in clean (activity planClean, final: a retry would fail the same way)`);
+  expect(run.stderr).toContain(`invalid data in ${missing}: the input file does not exist. Check data.input`);
+  expect(run.stderr).not.toContain('Activity task failed');
+  expect(statusText.stdout).toContain(`error: InvalidData in clean (activity planClean, final: a retry would fail the same way): invalid data in ${missing}`);
+  expect(statusText.stdout).not.toContain('Activity task failed');
+});
