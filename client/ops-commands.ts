@@ -21,10 +21,7 @@ import {
   type OverlapPolicy,
 } from './schedules';
 import { connectClient } from './start';
-
-export class InvalidOptionsError extends Error {
-  readonly name = 'InvalidOptionsError';
-}
+import { InvalidOptionsError } from '../lib/failures';
 
 /** zod paths of the request, as the flags a user typed. */
 const FLAG_OF: Record<string, string> = { scheduleId: '<scheduleId>', configFile: '--config', catchupWindow: '--catchup-window' };

@@ -20,6 +20,7 @@ import {
 import { msToNumber, type StringValue } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { loadConfigFile } from '../lib/config-file';
+import { ScheduleError } from '../lib/failures';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { fineTunePipeline } from '../workflows/finetune-pipeline';
 import { pipelineMetadata } from './start';
@@ -126,10 +127,6 @@ export const TriggerResult = z.object({
   skipped: z.boolean(),
 });
 export type TriggerResult = z.infer<typeof TriggerResult>;
-
-export class ScheduleError extends Error {
-  readonly name = 'ScheduleError';
-}
 
 /** Creates the schedule; the config file is read and validated now, once, for every run. */
 export async function createSchedule(client: Client, request: ScheduleRequest): Promise<ScheduleDetails> {

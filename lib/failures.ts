@@ -3,6 +3,8 @@
  *
  * - `InvalidConfigError` and `InvalidDataError` are thrown by TypeScript steps for faults that a
  *   retry cannot fix; the activities layer turns them into non-retryable `ApplicationFailure`s.
+ * - The MLflow client's and the CLI's own errors (`MlflowApiError`, `MlflowUnavailableError`,
+ *   `ScheduleError`, `InvalidOptionsError`).
  * - `FailureKind` is what a Python step reports in its `error` event
  *   (python/tuneflow_ml/events.py FAILURE_KINDS; a test checks that both lists are equal).
  * - `FAILURE_TYPES` names every `ApplicationFailure.type` tuneflow raises; activity retry
@@ -35,6 +37,34 @@ export class InvalidDataError extends Error {
   ) {
     super(`invalid data in ${file}: ${problem}. ${remedy}`);
   }
+}
+
+/** An MLflow REST call MLflow answered with an error: the call, the HTTP status and MLflow's code. */
+export class MlflowApiError extends Error {
+  readonly name = 'MlflowApiError';
+  constructor(
+    readonly call: string,
+    readonly status: number,
+    readonly errorCode: string,
+    detail: string,
+  ) {
+    super(`MLflow ${call} failed: HTTP ${status} ${errorCode}: ${detail}`);
+  }
+}
+
+/** MLflow did not answer within the client's retries (down, or unreachable from this host). */
+export class MlflowUnavailableError extends Error {
+  readonly name = 'MlflowUnavailableError';
+}
+
+/** A schedule operation that cannot be done as asked (no such schedule, a changed config file). */
+export class ScheduleError extends Error {
+  readonly name = 'ScheduleError';
+}
+
+/** A CLI option that does not parse: the message names the flag, the problem and the command. */
+export class InvalidOptionsError extends Error {
+  readonly name = 'InvalidOptionsError';
 }
 
 /** Kinds of a Python step's `error` event. */

@@ -5,6 +5,7 @@
  * exponential backoff; 4xx answers become `MlflowApiError` naming the call and MLflow's error code.
  */
 import { z } from 'zod';
+import { MlflowApiError, MlflowUnavailableError } from './failures';
 
 const Tag = z.object({ key: z.string(), value: z.string().optional().default('') });
 
@@ -90,22 +91,6 @@ export interface MlflowDatasetInput {
   profile?: string;
   /** `mlflow.data.context` of the input: training, validation, ... */
   context: string;
-}
-
-export class MlflowApiError extends Error {
-  readonly name = 'MlflowApiError';
-  constructor(
-    readonly call: string,
-    readonly status: number,
-    readonly errorCode: string,
-    detail: string,
-  ) {
-    super(`MLflow ${call} failed: HTTP ${status} ${errorCode}: ${detail}`);
-  }
-}
-
-export class MlflowUnavailableError extends Error {
-  readonly name = 'MlflowUnavailableError';
 }
 
 export interface MlflowClientOptions {

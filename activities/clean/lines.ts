@@ -10,7 +10,7 @@ import { InvalidDataError } from '../../lib/failures';
 import type { CleanTask, InputFile } from '../../lib/steps';
 
 /** No review is this long; a longer line means a wrong file, and must not exhaust memory. */
-export const MAX_LINE_BYTES = 8 * 1024 * 1024;
+const MAX_LINE_BYTES = 8 * 1024 * 1024;
 /** How much of a row the quarantine file keeps (of an over-long line, this many characters' bytes). */
 export const QUARANTINE_RAW_CHARS = 2000;
 const READ_CHUNK_BYTES = 1024 * 1024;

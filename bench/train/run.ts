@@ -1,5 +1,5 @@
 /**
- * bench/train: tuneflow's train step (the activity: python-runner, events, heartbeats, checkpoints,
+ * bench/train: tuneflow's train step (the activity: lib/python-step, events, heartbeats, checkpoints,
  * MLflow logging) against a plain Seq2SeqTrainer script with the same arguments, on the same data
  * and tiny T5, in one invocation, alternating runs; medians of samples/s from each trainer's own
  * train_samples_per_second, and end-to-end wall time.

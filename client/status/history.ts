@@ -34,7 +34,7 @@ export interface HistoryReading {
   result: Payload | null;
 }
 
-export function readHistory(history: History): HistoryReading {
+function readHistory(history: History): HistoryReading {
   const events = history.events ?? [];
   const byScheduledEvent = new Map<string, ActivityRecord>();
   const summaryOf = new Map<string, string>();

@@ -85,7 +85,7 @@ export const CleanTaskResult = CleanCounts.pick({
   index: count,
   /** Rows passed on to the merge, which dedupes them into kept and deduped. */
   candidates: count,
-  /** Physical lines of the range (the header given to a later range not included). */
+  /** Physical lines of the range (a later range of a file has no header line). */
   lines: count,
   blankLines: count,
   headerSeen: z.boolean(),

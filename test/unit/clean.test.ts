@@ -17,7 +17,7 @@ import { configHash } from '../../lib/artifacts';
 import { CleanWorkspace } from '../helpers/clean-workspace';
 import { generateReviews, reviewsToTsv } from '../../scripts/generate-reviews';
 
-const workspace = new CleanWorkspace('clean-inputs');
+const workspace = new CleanWorkspace('clean');
 const { stepInput, write } = workspace;
 
 async function rows(path: string): Promise<Record<string, unknown>[]> {
