@@ -3,28 +3,42 @@
  * types of these objects.
  */
 import { Context } from '@temporalio/activity';
-import { InvalidConfigError, InvalidDataError, nonRetryable } from '../lib/failures';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { InvalidConfigError, InvalidDataError, nonRetryable, withAttempt } from '../lib/failures';
 import type { CleanShardInput, CleanTaskResult } from '../lib/steps';
 import { cleanShard, mergeClean, planClean } from './clean';
 import { split } from './split';
 import { register } from './register';
 import { train } from './train';
-import { planTraining } from './plan';
+import { preflight } from './preflight';
 import { evaluate } from './evaluate';
 import { mergeSummaries, planSummarize, summarizeShards } from './summarize';
 import { report } from './report';
 
-/** Input faults become typed, non-retryable failures: a retry would only fail the same way. */
-function failFastOnBadInput<A extends unknown[], R>(step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+/**
+ * Every failure leaves an activity typed, with the attempt it ended: input faults become
+ * non-retryable failures (a retry would only fail the same way), and the attempt number reaches
+ * the cause a person reads (lib/failure-cause.ts).
+ */
+function typedFailures<A extends unknown[], R>(step: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   return async (...args: A) => {
     try {
       return await step(...args);
     } catch (err) {
-      if (err instanceof InvalidDataError) throw nonRetryable('InvalidData', err.message, err);
-      if (err instanceof InvalidConfigError) throw nonRetryable('InvalidConfig', err.message, err);
-      throw err;
+      // A cancellation (a person's, or the worker shutting down) must reach the SDK as itself.
+      if (err instanceof TemporalFailure && !(err instanceof ApplicationFailure)) throw err;
+      throw withAttempt(typed(err), Context.current().info.attempt);
     }
   };
+}
+
+function typed(err: unknown): ApplicationFailure {
+  if (err instanceof InvalidDataError) return nonRetryable('InvalidData', err.message, err);
+  if (err instanceof InvalidConfigError) return nonRetryable('InvalidConfig', err.message, err);
+  if (err instanceof ApplicationFailure) return err;
+  const error = err instanceof Error ? err : new Error(String(err));
+  // What the SDK would make of it (the error's name as the type, retryable), made here to carry the attempt.
+  return ApplicationFailure.create({ type: error.name, message: error.message, cause: error });
 }
 
 /** A clean shard heartbeats the rows read (visible in the UI) and stops when the activity is cancelled. */
@@ -37,19 +51,19 @@ async function cleanShardWithHeartbeats(input: CleanShardInput): Promise<CleanTa
 }
 
 export const cpuActivities = {
-  planClean: failFastOnBadInput(planClean),
-  cleanShard: failFastOnBadInput(cleanShardWithHeartbeats),
-  mergeClean: failFastOnBadInput(mergeClean),
-  split: failFastOnBadInput(split),
-  register: failFastOnBadInput(register),
-  planTraining: failFastOnBadInput(planTraining),
-  report: failFastOnBadInput(report),
+  preflight: typedFailures(preflight),
+  planClean: typedFailures(planClean),
+  cleanShard: typedFailures(cleanShardWithHeartbeats),
+  mergeClean: typedFailures(mergeClean),
+  split: typedFailures(split),
+  register: typedFailures(register),
+  report: typedFailures(report),
 };
 
 export const gpuActivities = {
-  train: failFastOnBadInput(train),
-  evaluate: failFastOnBadInput(evaluate),
-  planSummarize: failFastOnBadInput(planSummarize),
-  summarizeShards: failFastOnBadInput(summarizeShards),
-  mergeSummaries: failFastOnBadInput(mergeSummaries),
+  train: typedFailures(train),
+  evaluate: typedFailures(evaluate),
+  planSummarize: typedFailures(planSummarize),
+  summarizeShards: typedFailures(summarizeShards),
+  mergeSummaries: typedFailures(mergeSummaries),
 };

@@ -4,14 +4,15 @@
  * evaluate scored on the same rows (lib/gate.ts); otherwise it becomes `challenger`.
  *
  * Idempotent: the version carries the workflow id as a tag, and a retried attempt (a crash after
- * MLflow answered but before the activity returned) finds that version instead of making another.
- * Tags and aliases are set by key, so setting them again changes nothing.
+ * MLflow answered but before the activity returned) or a create whose reply was lost finds that
+ * version instead of making another. Tags and aliases are set by key, so setting them again
+ * changes nothing.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { execa } from 'execa';
 import { RegisterInput, RegisterResult } from '../lib/steps';
-import { MlflowClient, type MlflowDatasetInput } from '../lib/mlflow';
+import { filterString, MlflowClient, type MlflowDatasetInput, type ModelVersion } from '../lib/mlflow';
 import { REPO_ROOT } from '../lib/artifacts';
 import { InvalidDataError } from '../lib/failures';
 import { GATE_ALIASES, decideGate, proposeGate } from '../lib/gate';
@@ -49,16 +50,41 @@ export async function register(rawInput: RegisterInput): Promise<RegisterResult>
   for (const [key, value] of Object.entries(lineage)) await mlflow.setRunTag(input.mlflowRunId, key, value);
   await mlflow.logInputs(input.mlflowRunId, await datasetInputs(input));
 
-  const [existing] = await mlflow.searchModelVersions(
-    `name = '${modelName}' and tags.\`${REGISTER_TAGS.workflowId}\` = '${input.workflowId}'`,
-  );
-  const version = existing ?? (await createVersion(mlflow, input, lineage));
-  const created = existing === undefined;
+  const { version, created } = await ensureVersion(mlflow, input, lineage);
   const gate = await applyGate(mlflow, input, input.gate, version.version);
   return { modelName, version: version.version, created, gate };
 }
 
-async function createVersion(mlflow: MlflowClient, input: RegisterInput, lineage: Record<string, string>) {
+/**
+ * This workflow's version: the one an earlier attempt made, else a new one. A create can fail
+ * after MLflow committed it (the reply lost to a reset or a timeout), and the client never repeats
+ * a create, so after any failed create the version is looked up again before the error counts.
+ */
+async function ensureVersion(
+  mlflow: MlflowClient,
+  input: RegisterInput,
+  lineage: Record<string, string>,
+): Promise<{ version: ModelVersion; created: boolean }> {
+  const existing = await versionOfWorkflow(mlflow, input);
+  if (existing) return { version: existing, created: false };
+  try {
+    return { version: await createVersion(mlflow, input, lineage), created: true };
+  } catch (error) {
+    const committed = await versionOfWorkflow(mlflow, input);
+    if (committed) return { version: committed, created: true };
+    throw error;
+  }
+}
+
+/** The version carrying this workflow's id as its tag, if any. */
+async function versionOfWorkflow(mlflow: MlflowClient, input: RegisterInput): Promise<ModelVersion | undefined> {
+  const [found] = await mlflow.searchModelVersions(
+    `name = ${filterString(input.config.register.modelName)} and tags.\`${REGISTER_TAGS.workflowId}\` = ${filterString(input.workflowId)}`,
+  );
+  return found;
+}
+
+async function createVersion(mlflow: MlflowClient, input: RegisterInput, lineage: Record<string, string>): Promise<ModelVersion> {
   const modelId = input.modelUri.replace(/^models:\//, '');
   const loggedModel = await mlflow.getLoggedModel(modelId);
   return mlflow.createModelVersion({

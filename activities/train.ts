@@ -7,18 +7,20 @@
  * pipeline's tag, so every attempt logs to the same run and the loss curve continues.
  */
 import * as path from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { ChampionRef, TrainInput, TrainResult, TrainSpec } from '../lib/steps';
 import { writeFileAtomic } from '../lib/artifacts';
-import { MlflowClient } from '../lib/mlflow';
+import { filterString, MlflowClient } from '../lib/mlflow';
 import { deepSpeedConfig } from '../lib/deepspeed';
 import { currentChampion } from '../lib/champion';
+import { SHUTDOWN_BUDGET } from '../lib/shutdown-grace';
+import { InvalidDataError } from '../lib/failures';
 import { freePort, runStepActivity, StepHeartbeat, type Launch } from '../lib/python-step';
 
 const LatestCheckpoint = z.object({ checkpoint: z.string(), globalStep: z.number().int().nonnegative() });
-type LatestCheckpoint = z.infer<typeof LatestCheckpoint>;
+export type LatestCheckpoint = z.infer<typeof LatestCheckpoint>;
 
 export async function train(rawInput: TrainInput): Promise<TrainResult> {
   return runStepActivity(rawInput, {
@@ -28,7 +30,7 @@ export async function train(rawInput: TrainInput): Promise<TrainResult> {
     spec: trainSpec,
     launch: (input) => trainLaunch(input.config.train),
     // A cancelled run must be gone in seconds; a worker shutting down lets the step checkpoint.
-    graceSeconds: { cancel: 8, workerShutdown: 120 },
+    graceSeconds: { cancel: 8, workerShutdown: SHUTDOWN_BUDGET.gpu.stepStopSeconds },
   });
 }
 
@@ -73,10 +75,10 @@ async function pinnedStart(input: TrainInput, outputDir: string): Promise<Champi
 }
 
 /** The pipeline's one MLflow run: created by the first attempt, found again by every retry. */
-async function ensurePipelineRun(input: TrainInput, startFrom: ChampionRef | null): Promise<string> {
+export async function ensurePipelineRun(input: TrainInput, startFrom: ChampionRef | null): Promise<string> {
   const mlflow = new MlflowClient(input.config.mlflow.trackingUri);
   const experimentId = await mlflow.ensureExperiment(input.config.mlflow.experiment);
-  const [existing] = await mlflow.searchRuns([experimentId], `tags.\`tuneflow.pipeline_id\` = '${input.pipelineId}'`, 1);
+  const [existing] = await mlflow.searchRuns([experimentId], `tags.\`tuneflow.pipeline_id\` = ${filterString(input.pipelineId)}`, 1);
   if (existing) return existing.info.run_id;
   const run = await mlflow.createRun(experimentId, input.pipelineId, {
     'tuneflow.pipeline_id': input.pipelineId,
@@ -100,11 +102,11 @@ function heartbeatCheckpoint(): LatestCheckpoint | null {
 }
 
 /** The newer of the pointer file and the heartbeat, if its directory is complete on disk. */
-async function latestCompleteCheckpoint(
+export async function latestCompleteCheckpoint(
   outputDir: string,
   fromHeartbeat: LatestCheckpoint | null,
 ): Promise<LatestCheckpoint | null> {
-  const candidates = [await readPointer(path.join(outputDir, 'latest-checkpoint.json')), fromHeartbeat]
+  const candidates = [await readPointer(outputDir), fromHeartbeat]
     .filter((c): c is LatestCheckpoint => c !== null)
     .sort((a, b) => b.globalStep - a.globalStep);
   for (const candidate of candidates) {
@@ -113,12 +115,51 @@ async function latestCompleteCheckpoint(
   return null;
 }
 
-async function readPointer(file: string): Promise<LatestCheckpoint | null> {
+/**
+ * The pointer file's checkpoint, null when there is no pointer. A pointer that cannot be read or
+ * parsed must not restart training from step 0 unnoticed: the newest complete checkpoint on disk
+ * stands in for it, and without one the step fails, saying what to do.
+ */
+async function readPointer(outputDir: string): Promise<LatestCheckpoint | null> {
+  const file = path.join(outputDir, 'latest-checkpoint.json');
+  let problem: string;
   try {
-    return LatestCheckpoint.parse(JSON.parse(await readFile(file, 'utf8')));
-  } catch {
-    return null;
+    const parsed = LatestCheckpoint.safeParse(JSON.parse(await readFile(file, 'utf8')));
+    if (parsed.success) return parsed.data;
+    problem = `it is not {"checkpoint": <dir>, "globalStep": <n>} (${z.prettifyError(parsed.error)})`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    problem = `it cannot be read as JSON (${(error as Error).message})`;
   }
+  const checkpoints = path.join(path.resolve(outputDir), 'checkpoints');
+  const newest = await newestCompleteCheckpoint(checkpoints);
+  if (newest) return newest;
+  throw new InvalidDataError(
+    file,
+    `${problem}, and ${checkpoints} holds no complete checkpoint-<step> directory to resume from instead`,
+    `Delete ${file} to train from step 0, or rewrite it to name a complete checkpoint (one with trainer_state.json), then retry.`,
+  );
+}
+
+/** The highest-numbered `checkpoint-<step>` under `dir` that is complete, as the Trainer names them. */
+async function newestCompleteCheckpoint(dir: string): Promise<LatestCheckpoint | null> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const steps = names
+    .map((name) => /^checkpoint-(\d+)$/.exec(name))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => Number(match[1]))
+    .sort((a, b) => b - a);
+  for (const globalStep of steps) {
+    const checkpoint = path.join(dir, `checkpoint-${globalStep}`);
+    if (await isCompleteCheckpoint(checkpoint)) return { checkpoint, globalStep };
+  }
+  return null;
 }
 
 /** The Trainer writes trainer_state.json last, so its presence marks a finished checkpoint. */

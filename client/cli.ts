@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { loadConfigFile } from '../lib/config-file';
+import { formatConfigIssues } from '../lib/config';
 import { InvalidConfigError } from '../lib/failures';
 import { describeFailure, failureCause } from '../lib/failure-cause';
 import { MlflowClient } from '../lib/mlflow';
@@ -68,8 +69,9 @@ async function waitWithProgress(client: Client, handle: PipelineHandle, print: b
     await Promise.race([resultPromise.catch(() => undefined), sleep(POLL_MS)]);
   }
   if (print) printer.finish();
+  let raw: unknown;
   try {
-    return PipelineResult.parse(await resultPromise);
+    raw = await resultPromise;
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
       const step = stepOfActivity(failureCause(err.cause).activityType);
@@ -77,6 +79,15 @@ async function waitWithProgress(client: Client, handle: PipelineHandle, print: b
     }
     throw err;
   }
+  const parsed = PipelineResult.safeParse(raw);
+  if (!parsed.success) {
+    // The pipeline completed; only this CLI cannot read its result (workers of another version).
+    throw new Error(
+      `pipeline ${handle.workflowId} completed, but its result does not match this CLI's contract:\n${formatConfigIssues(parsed.error)}\n` +
+        `Run the CLI of the workers' version, or read the raw result with \`temporal workflow show --workflow-id ${handle.workflowId}\``,
+    );
+  }
+  return parsed.data;
 }
 
 /** The MLflow pages of a completed pipeline's run and model version (the run's page needs its experiment). */

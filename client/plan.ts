@@ -5,7 +5,7 @@ import { memoryPlan } from '../activities/plan';
 
 export async function planCommand(options: { config: string; json?: boolean }): Promise<void> {
   const config = await loadConfigFile(options.config);
-  const plan = await memoryPlan(config, false);
+  const plan = await memoryPlan(config, { enforce: false, requireModel: false });
   console.log(options.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
   if (!plan.chosen.fits) process.exitCode = 3;
 }

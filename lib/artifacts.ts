@@ -64,3 +64,8 @@ export function configHash(value: unknown): string {
 export function sqlString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
+
+/** A quoted identifier for DuckDB SQL (a column name from the config may hold any character). */
+export function sqlIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

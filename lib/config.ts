@@ -15,20 +15,26 @@ const fraction = z.number().gt(0).lte(1);
 export const CleaningMode = z.enum(['seed', 'default']);
 export type CleaningMode = z.infer<typeof CleaningMode>;
 
+/** A column: its name in the header, or (with `data.header: false`) its 1-based position. */
+const ColumnRef = z.union([z.string().min(1), positiveInt], {
+  error: 'expected a column name, or (with data.header false) a position: a whole number, 1 for the first column',
+});
+
 /**
  * Which input column holds each field. A field left out takes its format's default: the Amazon
  * Customer Reviews names for `amazon-tsv` (review_body, review_headline, product_id, review_id,
  * product_category, star_rating), and text, summary, product_id, review_id, product_category,
- * star_rating for csv, jsonl and parquet.
+ * star_rating for csv, jsonl and parquet. Without a header (`data.header: false`) every column is
+ * a position (`text: 3`) and a field left out is not read.
  */
 export const ColumnMapping = z
   .object({
-    text: z.string().min(1).optional(),
-    summary: z.string().min(1).optional(),
-    productId: z.string().min(1).optional(),
-    reviewId: z.string().min(1).optional(),
-    category: z.string().min(1).optional(),
-    rating: z.string().min(1).optional(),
+    text: ColumnRef.optional(),
+    summary: ColumnRef.optional(),
+    productId: ColumnRef.optional(),
+    reviewId: ColumnRef.optional(),
+    category: ColumnRef.optional(),
+    rating: ColumnRef.optional(),
   })
   .strict();
 export type ColumnMapping = z.infer<typeof ColumnMapping>;
@@ -52,6 +58,11 @@ export const DataConfig = z
     select: z.enum(['all', 'newest']).default('all'),
     /** `auto` tells each file's format from its name. */
     format: z.enum(['auto', ...FileFormat.options]).default('auto'),
+    /**
+     * false: CSV and TSV files have no header line (the first line is a row), and data.columns
+     * names every column by its 1-based position, text and summary included.
+     */
+    header: z.boolean().default(true),
     columns: ColumnMapping.default({}),
     cleaning: CleaningMode.default('default'),
     /** Keep only this product_category (the seed keeps "Camera"); null keeps all. */
@@ -77,6 +88,29 @@ export const DataConfig = z
   .refine((data) => data.minTextWords <= data.maxTextWords && data.minSummaryWords <= data.maxSummaryWords, {
     message: 'minTextWords and minSummaryWords must not exceed maxTextWords and maxSummaryWords',
     path: ['minTextWords'],
+  })
+  .superRefine((data, ctx) => {
+    const issue = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    const fields = ColumnMapping.keyof().options;
+    if (data.header) {
+      for (const field of fields) {
+        const column = data.columns[field];
+        if (typeof column === 'number') issue(['columns', field], `a position (${column}) needs data.header: false; with a header line, name the column as the header does`);
+      }
+      return;
+    }
+    if (data.format === 'jsonl' || data.format === 'parquet') {
+      issue(['header'], `data.header false applies to CSV and TSV input only (data.format is ${data.format}, whose fields are named)`);
+    }
+    // Without a header there are no names to default to: text and summary must be placed too.
+    for (const field of fields) {
+      const column = data.columns[field];
+      const needed = field === 'text' || field === 'summary' || (field === 'category' && data.category !== null);
+      if (typeof column === 'string' || (column === undefined && needed)) {
+        const why = column !== undefined ? '' : field === 'category' ? '; data.category filters on it' : `; ${field} has no default without a header`;
+        issue(['columns', field], `with data.header false, name each column by its position (1 = first)${why}`);
+      }
+    }
   });
 
 export const SplitConfig = z
@@ -238,8 +272,18 @@ export const StorageConfig = z
 
 export const MlflowConfig = z
   .object({
-    trackingUri: z.url().default('http://127.0.0.1:5000'),
+    /** The tracking server's REST root: every step talks to it over HTTP(S). */
+    trackingUri: z
+      .url({ protocol: /^https?$/, error: 'expected an http(s) URL of the MLflow tracking server, like http://127.0.0.1:5000' })
+      .default('http://127.0.0.1:5000'),
     experiment: z.string().min(1).default('tuneflow'),
+    /**
+     * How long the preflight waits for MLflow to answer before the run fails naming the URI (a
+     * server still starting is waited for; a wrong URI costs this long). Later steps ride out an
+     * MLflow outage without this limit.
+     */
+    // At most 8 minutes: the preflight activity's start-to-close timeout is 10 (workflows/activity-options.ts).
+    preflightRetrySeconds: positiveInt.max(480).default(60),
   })
   .strict();
 

@@ -6,6 +6,7 @@
  * say what failed, where, and what to do. Workflow-safe: no I/O.
  */
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure } from '@temporalio/common';
+import { AttemptDetail } from './failures';
 
 export interface FailureCause {
   /** The innermost failure's type (`InvalidData`, `PythonStepCrashed`, `Timeout`...). */
@@ -16,11 +17,14 @@ export interface FailureCause {
   activityType: string | null;
   /** Why Temporal stopped retrying it (`NON_RETRYABLE_FAILURE`, `MAXIMUM_ATTEMPTS_REACHED`...). */
   retryState: string | null;
+  /** The activity attempt that ended so (stamped by the activities layer); null outside activities. */
+  attempt: number | null;
 }
 
 export function failureCause(err: unknown): FailureCause {
   let activityType: string | null = null;
   let retryState: string | null = null;
+  let attempt: number | null = null;
   // The step's own failure is the innermost ApplicationFailure (or timeout): below it hangs only
   // the local error it was made from, which reaches the client as a bare, untyped copy.
   let stated: Error | null = null;
@@ -33,12 +37,21 @@ export function failureCause(err: unknown): FailureCause {
       retryState = node.retryState ?? null;
     } else if (node instanceof ApplicationFailure || node instanceof TimeoutFailure) {
       stated = node;
+      attempt = (node instanceof ApplicationFailure ? attemptOf(node) : null) ?? attempt;
     }
     if (!(node.cause instanceof Error)) break;
     node = node.cause;
   }
   const cause = stated ?? node;
-  return { type: failureType(cause), message: cause.message, activityType, retryState };
+  return { type: failureType(cause), message: cause.message, activityType, retryState, attempt };
+}
+
+function attemptOf(failure: ApplicationFailure): number | null {
+  for (const detail of failure.details ?? []) {
+    const parsed = AttemptDetail.safeParse(detail);
+    if (parsed.success) return parsed.data.attempt;
+  }
+  return null;
 }
 
 function failureType(err: Error): string {
@@ -47,11 +60,12 @@ function failureType(err: Error): string {
   return err.name;
 }
 
-/** `InvalidData in clean (activity planClean, final: ...): <the step's message, with its advice>`. */
+/** `InvalidData in clean (activity planClean, attempt 1, final: ...): <the step's message, with its advice>`. */
 export function describeFailure(err: unknown, step?: string): string {
   const cause = failureCause(err);
   const details = [
     cause.activityType && cause.activityType !== step ? `activity ${cause.activityType}` : null,
+    cause.attempt !== null ? `attempt ${cause.attempt}` : null,
     RETRY_WORDS[cause.retryState ?? ''] ?? null,
   ].filter((detail): detail is string => detail !== null);
   const place = step ? ` in ${step}` : '';

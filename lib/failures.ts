@@ -55,6 +55,18 @@ export class MlflowApiError extends Error {
 /** MLflow did not answer within the client's retries (down, or unreachable from this host). */
 export class MlflowUnavailableError extends Error {
   readonly name = 'MlflowUnavailableError';
+  constructor(
+    readonly trackingUri: string,
+    readonly call: string,
+    /** The last attempt's reason: `connect ECONNREFUSED 127.0.0.1:5000`, an HTTP 503... */
+    readonly reason: string,
+    attempts: number,
+  ) {
+    super(
+      `MLflow at ${trackingUri} did not answer ${call} after ${attempts} attempt(s) (${reason}). ` +
+        'Start it with `bash scripts/services.sh start` or check mlflow.trackingUri.',
+    );
+  }
 }
 
 /** A schedule operation that cannot be done as asked (no such schedule, a changed config file). */
@@ -81,6 +93,13 @@ export const FAILURE_TYPES = {
   PythonStepError: 'PythonStepError',
   /** A Python step exited without a result (killed, or crashed before it could report). */
   PythonStepCrashed: 'PythonStepCrashed',
+  /**
+   * MLflow did not answer the preflight for its whole retry budget (`mlflow.preflightRetrySeconds`):
+   * final there, so a wrong URI fails in a minute. Later steps retry an MLflow outage as before.
+   */
+  MlflowUnavailable: 'MlflowUnavailable',
+  /** The preflight found problems of several types; the message lists each. */
+  PreflightFailed: 'PreflightFailed',
 } as const;
 export type FailureType = keyof typeof FAILURE_TYPES;
 
@@ -92,6 +111,22 @@ export function failureTypeOfKind(kind: FailureKind): FailureType {
   return kind === 'Internal' ? 'PythonStepError' : kind;
 }
 
-export function nonRetryable(type: 'InvalidConfig' | 'InvalidData' | 'OutOfMemory', message: string, cause?: Error): ApplicationFailure {
+export function nonRetryable(type: FailureType, message: string, cause?: Error): ApplicationFailure {
   return ApplicationFailure.create({ type: FAILURE_TYPES[type], message, nonRetryable: true, cause });
+}
+
+/** The attempt an activity's failure ended, as failure-cause.ts reads it back from the details. */
+export const AttemptDetail = z.object({ attempt: z.number().int().positive() });
+
+/** `failure` again, with the attempt it ended in its details (its type, message, finality and cause kept). */
+export function withAttempt(failure: ApplicationFailure, attempt: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: failure.type ?? undefined,
+    message: failure.message,
+    nonRetryable: failure.nonRetryable ?? false,
+    nextRetryDelay: failure.nextRetryDelay ?? undefined,
+    category: failure.category ?? undefined,
+    details: [{ attempt } satisfies z.infer<typeof AttemptDetail>, ...(failure.details ?? [])],
+    cause: failure.cause,
+  });
 }

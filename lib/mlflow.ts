@@ -2,10 +2,12 @@
  * A small typed client for the MLflow REST API (2.0 endpoints of MLflow 3).
  *
  * Every response is validated with zod. Connection errors and 5xx answers are retried with
- * exponential backoff; 4xx answers become `MlflowApiError` naming the call and MLflow's error code.
+ * exponential backoff, except for a model version's create, which MLflow may have committed
+ * before its reply was lost; 4xx answers become `MlflowApiError` naming the call and MLflow's
+ * error code.
  */
 import { z } from 'zod';
-import { MlflowApiError, MlflowUnavailableError } from './failures';
+import { InvalidConfigError, MlflowApiError, MlflowUnavailableError } from './failures';
 
 const Tag = z.object({ key: z.string(), value: z.string().optional().default('') });
 
@@ -214,6 +216,7 @@ export class MlflowClient {
     }
   }
 
+  /** Sent once: a retry could make a second version. The caller looks the version up after a failure. */
   async createModelVersion(args: {
     name: string;
     source: string;
@@ -227,7 +230,7 @@ export class MlflowClient {
       run_id: args.runId,
       model_id: args.modelId,
       tags: toTags(args.tags),
-    });
+    }, { once: true });
     return z.object({ model_version: ModelVersion }).parse(body).model_version;
   }
 
@@ -266,7 +269,7 @@ export class MlflowClient {
     endpoint: string,
     query?: Query,
     body?: unknown,
-    options: { notFoundIsNull?: boolean } = {},
+    options: { notFoundIsNull?: boolean; once?: boolean } = {},
   ): Promise<unknown> {
     const url = new URL(`${this.baseUrl}/api/2.0/mlflow/${endpoint}`);
     for (const [key, value] of Object.entries(query ?? {})) {
@@ -274,7 +277,8 @@ export class MlflowClient {
     }
     const call = `${method} ${endpoint}`;
     let lastError: Error | undefined;
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+    const attempts = options.once ? 1 : this.attempts;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) await sleep(this.initialBackoffMs * 2 ** (attempt - 2));
       let response: Response;
       try {
@@ -285,7 +289,10 @@ export class MlflowClient {
           signal: AbortSignal.timeout(30_000),
         });
       } catch (err) {
-        lastError = err as Error;
+        // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a timeout) is its cause.
+        // (Not `instanceof Error`: fetch's errors may come from another realm, as under jest.)
+        const cause = (err as Error).cause as Error | undefined;
+        lastError = typeof cause?.message === 'string' ? cause : (err as Error);
         continue;
       }
       const text = await response.text();
@@ -302,11 +309,27 @@ export class MlflowClient {
       }
       return parsed;
     }
-    throw new MlflowUnavailableError(
-      `MLflow at ${this.baseUrl} did not answer ${call} after ${this.attempts} attempts (${lastError?.message}). ` +
-        'Start it with `bash scripts/services.sh start` or check mlflow.trackingUri.',
+    throw new MlflowUnavailableError(this.baseUrl, call, lastError?.message ?? 'no answer', attempts);
+  }
+}
+
+/**
+ * `value` as a string literal of MLflow's search filter grammar (runs, model versions). MLflow
+ * strips the enclosing quotes and unescapes nothing (mlflow/utils/search_utils.py _strip_quotes),
+ * so `'it''s'` or `'it\'s'` would not match it's: a value with `'` goes in double quotes instead.
+ * The grammar cannot hold a value with both quotes, or one ending in a backslash (sqlparse reads
+ * `\'` as an escaped quote), so those fail rather than match the wrong thing.
+ */
+export function filterString(value: string): string {
+  const quote = value.includes("'") ? '"' : "'";
+  if (value.includes(quote) || value.endsWith('\\')) {
+    throw new InvalidConfigError(
+      '(MLflow search filter)',
+      `${JSON.stringify(value)} holds both ' and ", or ends in a backslash, which MLflow's search filter grammar cannot quote. ` +
+        'Use a pipeline id and names without them.',
     );
   }
+  return `${quote}${value}${quote}`;
 }
 
 function toTags(tags: Record<string, string>): { key: string; value: string }[] {

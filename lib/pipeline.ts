@@ -9,6 +9,8 @@ import {
   CleanCounts,
   CleanResult,
   EvaluateResult,
+  PreflightCheck,
+  PreflightResult,
   RegisterResult,
   ReportResult,
   SplitResult,
@@ -16,7 +18,7 @@ import {
   TrainResult,
 } from './steps';
 
-export const PIPELINE_STEPS = ['clean', 'split', 'train', 'evaluate', 'register', 'summarize'] as const;
+export const PIPELINE_STEPS = ['preflight', 'clean', 'split', 'train', 'evaluate', 'register', 'summarize'] as const;
 export const PipelineStep = z.enum(PIPELINE_STEPS);
 export type PipelineStep = z.infer<typeof PipelineStep>;
 
@@ -57,6 +59,8 @@ export const PipelineProgress = z.object({
   counts: CleanCounts.nullable(),
   rouge: EvaluateResult.shape.rouge.nullable(),
   modelVersion: z.string().nullable(),
+  /** The preflight's checks, once it has run (a failed preflight's are in `error`). */
+  preflight: z.array(PreflightCheck).nullable(),
   /** The memory plan of the training config (per GPU and host), once made. */
   memoryPlan: z.object({ gpuGiB: z.number(), hostGiB: z.number() }).nullable(),
   /** While a borderline champion gate waits for a promote / reject signal: why, and until when. */
@@ -70,6 +74,7 @@ export type PipelineProgress = z.infer<typeof PipelineProgress>;
 export const PipelineResult = z.object({
   pipelineId: z.string(),
   config: PipelineConfig,
+  preflight: PreflightResult,
   clean: CleanResult,
   split: SplitResult,
   train: TrainResult,

@@ -24,21 +24,22 @@ mlflow_healthy() {
   curl -fsS --max-time 2 "http://127.0.0.1:$mlflow_port/health" >/dev/null 2>&1
 }
 
+# Each server's argv as an array, never a string re-split by a shell: paths with spaces stay whole.
 # Custom search attributes the pipeline upserts, so the Temporal UI can find runs by step.
-temporal_command() {
-  echo "$bin/temporal" server start-dev \
-    --ip 127.0.0.1 --port "$temporal_port" --ui-port "$temporal_ui_port" \
-    --db-filename "$state/temporal.db" --log-level warn \
-    --search-attribute TuneflowStep=Keyword --search-attribute TuneflowModel=Keyword \
-    --search-attribute TuneflowRougeL=Double
-}
+temporal_command=(
+  "$bin/temporal" server start-dev
+  --ip 127.0.0.1 --port "$temporal_port" --ui-port "$temporal_ui_port"
+  --db-filename "$state/temporal.db" --log-level warn
+  --search-attribute TuneflowStep=Keyword --search-attribute TuneflowModel=Keyword
+  --search-attribute TuneflowRougeL=Double
+)
 
-mlflow_command() {
-  echo "$bin/mlflow" server \
-    --backend-store-uri "sqlite:///$state/mlflow.db" \
-    --artifacts-destination "$state/mlartifacts" \
-    --host 127.0.0.1 --port "$mlflow_port" --workers 1
-}
+mlflow_command=(
+  "$bin/mlflow" server
+  --backend-store-uri "sqlite:///$state/mlflow.db"
+  --artifacts-destination "$state/mlartifacts"
+  --host 127.0.0.1 --port "$mlflow_port" --workers 1
+)
 
 start_one() {
   local name=$1 timeout=$2
@@ -46,10 +47,9 @@ start_one() {
     echo "$name: already healthy"
     return 0
   fi
-  local cmd
-  cmd="$("${name}_command")"
+  local -n cmd="${name}_command"
   # setsid: its own process group, so stop takes its children (gunicorn/uvicorn workers) too.
-  setsid bash -c "exec $cmd" >>"$state/$name.log" 2>&1 </dev/null &
+  setsid "${cmd[@]}" >>"$state/$name.log" 2>&1 </dev/null &
   echo $! >"$state/$name.pid"
   local waited=0
   until "${name}_healthy"; do

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { cpuActivities } from '../activities';
+import { SHUTDOWN_BUDGET } from '../lib/shutdown-grace';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { runWorker } from './run-worker';
 
@@ -22,7 +23,7 @@ export async function createCpuWorker(
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
     activities,
     maxConcurrentActivityTaskExecutions: 4,
-    shutdownGraceTime: '30 seconds',
+    shutdownGraceTime: SHUTDOWN_BUDGET.cpu.activityGraceSeconds * 1000,
   });
 }
 

@@ -1,13 +1,15 @@
 /**
  * GPU worker: runs train, evaluate and summarize, one activity per GPU it owns. With no GPU it
- * runs them on the CPU and says so. On SIGTERM it gives a running training its grace time to
- * write a last checkpoint before the process group is stopped.
+ * runs them on the CPU and says so. On SIGTERM a running training is stopped after its step and
+ * writes a last checkpoint, within lib/shutdown-grace.ts's budget.
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { execa } from 'execa';
 import { gpuActivities } from '../activities';
 import { pythonExecutable } from '../lib/python-step';
+import { SHUTDOWN_BUDGET } from '../lib/shutdown-grace';
 import { TASK_QUEUES } from '../lib/task-queues';
+import { gpuWorkerIdentity } from '../lib/worker-identity';
 import { runWorker } from './run-worker';
 
 export interface Accelerators {
@@ -35,9 +37,11 @@ export async function createGpuWorker(
     namespace,
     taskQueue: TASK_QUEUES.gpu,
     activities: gpuActivities,
+    // Its devices, for the preflight on a CPU worker to read from the queue's pollers.
+    identity: gpuWorkerIdentity(accelerators.count),
     // One job per GPU: two trainings sharing a device would both run out of memory.
     maxConcurrentActivityTaskExecutions: Math.max(1, accelerators.count),
-    shutdownGraceTime: '60 seconds',
+    shutdownGraceTime: SHUTDOWN_BUDGET.gpu.activityGraceSeconds * 1000,
     // Cancellation reaches an activity only in a heartbeat's response: heartbeats must not be
     // held back for long (the default throttle is up to 30 s), or a cancelled training runs on.
     maxHeartbeatThrottleInterval: '2 seconds',

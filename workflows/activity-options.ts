@@ -24,10 +24,21 @@ function retryPolicy(initialInterval: Duration, maximumInterval: Duration, maxim
 const WAIT_FOR_PROCESSES = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
 /**
- * clean, split, register and the plans: CPU work of minutes to hours that heartbeats as it goes;
+ * The preflight answers within seconds (a minute at most while MLflow starts): three attempts
+ * cover a worker lost mid-check; its findings are final where a retry cannot change them.
+ */
+export const preflighting = proxyActivities<Pick<typeof cpuActivities, 'preflight'>>({
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: retryPolicy('2 seconds', '10 seconds', 3),
+});
+
+/**
+ * clean, split, register: CPU work of minutes to hours that heartbeats as it goes;
  * eight attempts, the first two seconds apart, ride out a restarting worker or service.
  */
-export const light = proxyActivities<Omit<typeof cpuActivities, 'report'>>({
+export const light = proxyActivities<Omit<typeof cpuActivities, 'report' | 'preflight'>>({
   taskQueue: TASK_QUEUES.cpu,
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '5 minutes',

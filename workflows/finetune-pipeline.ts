@@ -1,5 +1,5 @@
 /**
- * FineTunePipeline: clean -> split -> train -> evaluate -> register -> summarize, then the run report.
+ * FineTunePipeline: preflight -> clean -> split -> train -> evaluate -> register -> summarize, then the run report.
  *
  * Deterministic workflow code: no I/O, no clocks but the workflow's, activity types only.
  * Activities pass references (paths, ids, counts), so the history stays small. Timeouts and
@@ -22,7 +22,7 @@ import { proposeGate, type Review, type ReviewDecision } from '../lib/gate';
 import type { ReportInput } from '../lib/steps';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { SEARCH_ATTRIBUTES, type PipelineInput, type PipelineResult, type ReportOutcome } from '../lib/pipeline';
-import { generation, light, reporting, training } from './activity-options';
+import { generation, light, preflighting, reporting, training } from './activity-options';
 import { bulkSummarize } from './bulk-summarize';
 import { trackProgress } from './progress';
 
@@ -54,6 +54,13 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: config.model.nameOrPath }]);
 
   const base = { pipelineId, config };
+  // Every check that needs no GPU, on a CPU worker: a config that cannot run fails here, in seconds.
+  const preflight = await step('preflight', () =>
+    preflighting.preflight.executeWithOptions({ summary: `preflight of ${config.name}: input, model, MLflow, storage, GPU workers` }, [base]),
+  );
+  progress.preflight = preflight.checks;
+  progress.memoryPlan = { gpuGiB: preflight.plan.chosen.gpuGiB, hostGiB: preflight.plan.chosen.hostGiB };
+
   const cleaned = await step('clean', async () => {
     const plan = await light.planClean.executeWithOptions({ summary: `plan clean of ${config.data.input}` }, [base]);
     // One activity per shard (a file, or a range of a large TSV): every CPU worker takes shards,
@@ -73,14 +80,11 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     light.split.executeWithOptions({ summary: `split ${cleaned.counts.kept} rows` }, [{ ...base, cleanedPath: cleaned.cleanedPath }]),
   );
 
-  const trained = await step('train', async () => {
-    // The memory plan runs on a CPU worker: a config that cannot fit fails before a GPU is held.
-    const plan = await light.planTraining.executeWithOptions({ summary: `memory plan of ${config.model.nameOrPath}` }, [base]);
-    progress.memoryPlan = { gpuGiB: plan.chosen.gpuGiB, hostGiB: plan.chosen.hostGiB };
-    return training(config).train.executeWithOptions({ summary: `train ${config.model.nameOrPath} on ${split.trainRows} rows` }, [
+  const trained = await step('train', () =>
+    training(config).train.executeWithOptions({ summary: `train ${config.model.nameOrPath} on ${split.trainRows} rows` }, [
       { ...base, trainPath: split.trainPath, validationPath: split.validationPath },
-    ]);
-  });
+    ]),
+  );
 
   const evaluation = await step('evaluate', () =>
     generation.evaluate.executeWithOptions({ summary: `ROUGE on ${split.validationRows} rows` }, [
@@ -158,6 +162,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
   return {
     pipelineId,
     config,
+    preflight,
     clean: cleaned,
     split,
     train: trained,

@@ -17,8 +17,9 @@ import {
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 
 /** The DAG with the current step marked, as Markdown for the UI's "Current Details". */
-function currentDetails(current: PipelineStep | null): string {
+function currentDetails(current: PipelineStep | null, failure: string | null = null): string {
   const steps = PIPELINE_STEPS.map((name) => (name === current ? `**${name}**` : name)).join(' → ');
+  if (failure !== null) return `${steps}\n\nfailed: **${current}**\n\n${failure}`;
   return current === null ? `${steps}\n\nfinished` : `${steps}\n\nrunning: **${current}** (query \`progress\` for figures)`;
 }
 
@@ -33,6 +34,7 @@ export function trackProgress(pipelineId: string) {
     counts: null,
     rouge: null,
     modelVersion: null,
+    preflight: null,
     memoryPlan: null,
     awaitingReview: null,
     report: null,
@@ -55,6 +57,7 @@ export function trackProgress(pipelineId: string) {
     } catch (err) {
       status.state = isCancellation(err) ? 'cancelled' : 'failed';
       progress.error = describeFailure(err, name);
+      if (status.state === 'failed') setCurrentDetails(currentDetails(name, progress.error));
       throw err;
     } finally {
       status.finishedAt = Date.now();

@@ -54,9 +54,15 @@ const PLAIN_COLUMNS: ColumnNames = {
   rating: 'star_rating',
 };
 
-/** The column of each field, and the fields whose column must exist in every file. */
+/** The column of each field, and the fields whose column must exist in every file (with a header). */
 function columnsFor(format: FileFormat, data: DataConfig): { names: ColumnNames; required: Field[] } {
-  const names = { ...(format === 'amazon-tsv' ? AMAZON_COLUMNS : PLAIN_COLUMNS), ...data.columns };
+  if (!data.header) {
+    // Named by position for quarantine reasons; a field without a position is not read ('').
+    const names = Object.fromEntries(FIELDS.map((field) => [field, data.columns[field] === undefined ? '' : `column ${data.columns[field]}`])) as ColumnNames;
+    return { names, required: [] };
+  }
+  // The config refuses positions with a header: every mapped column is a name here.
+  const names = { ...(format === 'amazon-tsv' ? AMAZON_COLUMNS : PLAIN_COLUMNS), ...(data.columns as Partial<ColumnNames>) };
   const required = FIELDS.filter(
     (field) =>
       field === 'text' ||
@@ -68,6 +74,17 @@ function columnsFor(format: FileFormat, data: DataConfig): { names: ColumnNames;
   return { names, required };
 }
 
+/** A number, a date or a time: what a row holds and a header line does not. */
+const NUMBER_LIKE = /^[-+]?\d[\d.,:/ T-]*$/;
+
+/**
+ * Whether a first line without any of the mapped columns is a row rather than a header: some
+ * field is a number or longer than a column name would be. Only a hint in the error message.
+ */
+function looksLikeRow(header: readonly string[]): boolean {
+  return header.some((name) => NUMBER_LIKE.test(name.trim()) || name.length > 40);
+}
+
 /** Where each field sits in `header` (the file's column names); throws naming the missing required columns. */
 export function locateColumns(file: InputFile, header: readonly string[], data: DataConfig): HeaderColumns {
   const { names, required } = columnsFor(file.format, data);
@@ -75,18 +92,40 @@ export function locateColumns(file: InputFile, header: readonly string[], data: 
   const missing = required.filter((field) => !index.has(names[field]));
   if (missing.length > 0) {
     const columns = missing.map((field) => `${names[field]} (${field})`).join(', ');
+    const found = `found: ${header.join(', ').slice(0, 300)}`;
+    if (missing.length === required.length && looksLikeRow(header)) {
+      throw new InvalidDataError(
+        file.path,
+        `the header lacks column(s) ${columns}, and its first line looks like a row, not a header (${found})`,
+        'If the file has no header line, set data.header: false and give each field\'s column by position in data.columns (text: 1 is the first column); otherwise map the fields to its header\'s names with data.columns',
+      );
+    }
     throw new InvalidDataError(
       file.path,
-      `the header lacks column(s) ${columns}; found: ${header.join(', ').slice(0, 300)}`,
+      `the header lacks column(s) ${columns}; ${found}`,
       'Map the fields to this file\'s columns with data.columns (text, summary, productId, reviewId, category, rating), or check data.format',
     );
   }
   return { width: header.length, at: Object.fromEntries(FIELDS.map((field) => [field, index.get(names[field]) ?? -1])) as HeaderColumns['at'] };
 }
 
-/** A file's columns: the names always, the positions when its header is known (null: JSONL, or not yet read). */
+/**
+ * Without a header the fields' places come from the config alone: each field's 0-based position
+ * (-1: not read), and as `width` the fewest fields a row must have (the highest position).
+ */
+function positionalColumns(data: DataConfig): HeaderColumns {
+  const at = Object.fromEntries(FIELDS.map((field) => [field, typeof data.columns[field] === 'number' ? data.columns[field] - 1 : -1])) as HeaderColumns['at'];
+  return { width: Math.max(...Object.values(at)) + 1, at };
+}
+
+/**
+ * A file's columns: the names always, the positions when its header is known (null: JSONL, or
+ * not yet read) or there is none (`data.header: false`).
+ */
 export function fileColumns(file: InputFile, header: readonly string[] | null, data: DataConfig): FileColumns {
-  return { names: columnsFor(file.format, data).names, header: header === null ? null : locateColumns(file, header, data) };
+  const { names } = columnsFor(file.format, data);
+  if (!data.header) return { names, header: positionalColumns(data) };
+  return { names, header: header === null ? null : locateColumns(file, header, data) };
 }
 
 /** A line fault (NUL byte, invalid UTF-8, too long) in the header line fails the whole file. */

@@ -94,7 +94,8 @@ export async function planClean(input: StepInput): Promise<CleanPlan> {
  * RANGE_MIN_BYTES (about four per thread, so threads finish together), every other file whole.
  * Only the TSV is split: a CSV record may span lines, and JSONL rows without a review id are
  * named by their line number, which a range cannot know. A range after the first reads no header
- * line, so a TSV is split only when the probe found its header.
+ * line, so a TSV is split only when its columns are known: the probe found its header, or it has
+ * none (`data.header: false`).
  */
 async function planTasks(files: readonly InputFile[], columns: readonly FileColumns[], threads: number, workDir: string): Promise<CleanTask[]> {
   const totalBytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);

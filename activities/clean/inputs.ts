@@ -4,8 +4,10 @@
  * before any row is processed, so whole-file faults (empty, no header, missing columns, header
  * only, corrupt gzip, unreadable Parquet) fail the plan. What the head cannot show (a file with
  * no rows beyond it) `checkFilesRead` settles from the tasks' counts before the merge publishes.
- * Only a header line's bytes (NUL, invalid UTF-8, too long) are judged by the task reading it,
- * with the line reader's faults (columns.ts `headerFault`).
+ * A header line with a NUL byte marks a binary file here; its other byte faults (invalid UTF-8,
+ * too long) are judged by the task reading it, with the line reader's faults (columns.ts
+ * `headerFault`). With `data.header: false` a CSV or TSV
+ * has no header to check: its columns are data.columns' positions.
  */
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
@@ -188,8 +190,8 @@ const PROBE_BYTES = 1024 * 1024;
 
 const noHeader = (file: InputFile) =>
   new InvalidDataError(file.path, 'the input has no header line', 'Check that the file is the format data.format names (the header comes first)');
-const noRows = (file: InputFile) =>
-  new InvalidDataError(file.path, 'the input has a header but no data rows', 'Point data.input at files with reviews, or remove this one');
+const noRows = (file: InputFile, header: boolean) =>
+  new InvalidDataError(file.path, header ? 'the input has a header but no data rows' : 'the input has no rows', 'Point data.input at files with reviews, or remove this one');
 
 /**
  * Fails on what a file's head already shows: no header, missing columns, no rows (when the head
@@ -197,19 +199,38 @@ const noRows = (file: InputFile) =>
  * keeps each field (`header` null for JSONL, and for a header the head does not hold whole).
  */
 export async function probe(file: InputFile, data: DataConfig, connection: DuckDBConnection): Promise<FileColumns> {
+  // The config refuses header false with data.format jsonl or parquet; with auto it shows here.
+  if (!data.header && (file.format === 'jsonl' || file.format === 'parquet')) {
+    throw new InvalidDataError(
+      file.path,
+      `data.header false applies to CSV and TSV files only, and this file is ${file.format} (its fields are named)`,
+      'Clean headerless CSV or TSV files on their own (data.input naming only them), or remove data.header for this input',
+    );
+  }
   if (file.format === 'parquet') {
     const columns = fileColumns(file, await parquetColumns(file, connection), data);
     const counted = await connection.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${sqlString(file.path)})`);
-    if (Number(counted.getRowObjectsJS()[0].n) === 0) throw noRows(file);
+    if (Number(counted.getRowObjectsJS()[0].n) === 0) throw noRows(file, true);
     return columns;
   }
   const { head, complete } = await readHead(file, PROBE_BYTES);
+  // A header line with a NUL byte is no header: the file is binary (an image, an archive, gzip
+  // under another name). A NUL further on is one row's fault, quarantined with it.
+  const firstLineEnd = head.indexOf(0x0a);
+  const nul = data.header && file.format !== 'jsonl' ? head.subarray(0, firstLineEnd === -1 ? 4096 : firstLineEnd).indexOf(0) : -1;
+  if (nul !== -1) {
+    throw new InvalidDataError(
+      file.path,
+      `it is not a text file (a NUL byte at offset ${nul}${file.gzip ? ' of its decompressed data' : ''}, in what should be its header line)`,
+      'Check that data.input names the review files themselves, and that a compressed file ends in .gz',
+    );
+  }
   const lines = head.toString('utf8').replace(/^\ufeff/, '').split('\n');
   // The last piece of an incomplete head may be a cut line: only whole lines are judged.
   const whole = complete ? lines : lines.slice(0, -1);
   const nonBlank = whole.filter((line) => line.replace(/\r$/, '').trim() !== '');
   if (file.format === 'jsonl') {
-    if (complete && nonBlank.length === 0) throw new InvalidDataError(file.path, 'the input has no rows', 'Point data.input at files with reviews, or remove this one');
+    if (complete && nonBlank.length === 0) throw noRows(file, false);
     let first: unknown;
     try {
       first = JSON.parse(nonBlank[0] ?? '');
@@ -220,19 +241,23 @@ export async function probe(file: InputFile, data: DataConfig, connection: DuckD
     if (typeof first === 'object' && first !== null && !Array.isArray(first)) locateColumns(file, Object.keys(first), data);
     return fileColumns(file, null, data);
   }
+  if (!data.header) {
+    if (complete && nonBlank.length === 0) throw noRows(file, false);
+    return fileColumns(file, null, data); // every line is a row: the fields' places come from data.columns
+  }
   if (complete && head.length === 0) throw noHeader(file);
   if (whole.length === 0) return fileColumns(file, null, data); // a header longer than the probe: the task reads it
   const headerLine = whole[0].replace(/\r$/, '');
   const header = file.format === 'csv' ? parseCsvRecord(headerLine) : headerLine.split('\t');
   // A CSV header that is not one whole record (a quoted line break) is read by its task.
   const columns = fileColumns(file, Array.isArray(header) ? header : null, data);
-  if (complete && nonBlank.length <= 1) throw noRows(file);
+  if (complete && nonBlank.length <= 1) throw noRows(file, true);
   return columns;
 }
 
 /** The whole-file checks that need the file read: a header (when the head did not show it) and a data row. */
-export function checkFilesRead(files: readonly InputFile[], tasks: readonly CleanTask[], results: readonly CleanTaskResult[]): void {
+export function checkFilesRead(files: readonly InputFile[], tasks: readonly CleanTask[], results: readonly CleanTaskResult[], data: DataConfig): void {
   for (const [i, task] of tasks.entries()) if (task.range.start === 0 && !results[i].headerSeen) throw noHeader(task.file);
   const empty = files.find((file) => tasks.every((task, i) => task.file.path !== file.path || results[i].read === 0));
-  if (empty !== undefined) throw noRows(empty);
+  if (empty !== undefined) throw noRows(empty, data.header && empty.format !== 'jsonl');
 }

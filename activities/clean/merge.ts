@@ -54,7 +54,7 @@ export async function mergeParts(input: MergeCleanInput, results: readonly Clean
   });
   const connection = await instance.connect();
   try {
-    checkFilesRead(files, tasks, results);
+    checkFilesRead(files, tasks, results, data);
     await mergeQuarantine(tasks, results, quarantineTemp);
 
     const candidates = sum(results, 'candidates');

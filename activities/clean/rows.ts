@@ -63,6 +63,16 @@ function csvQuote(value: string): string {
 
 const RATING = /^[1-5]$/;
 
+/**
+ * Why a row with the wrong number of fields is quarantined: with a header it must have the
+ * header's `width`; without one, at least `width` (the highest position data.columns maps).
+ */
+export function columnCountFault(width: number, exact: boolean, found: number, separator: 'tab' | 'comma'): string {
+  return exact
+    ? `expected ${width} ${separator}-separated columns, found ${found}`
+    : `expected at least ${width} ${separator}-separated columns (data.columns maps column ${width}), found ${found}`;
+}
+
 /** Applies checks and rules to each row and counts where it went. */
 export class RowRouter {
   read = 0;

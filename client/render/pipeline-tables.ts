@@ -23,6 +23,9 @@ export function finalTable(result: PipelineResult, mlflow: MlflowLinks): string 
     ['rows filtered / sampled out', `${counts.filteredCategory} / ${counts.sampledOut}`],
     ['train / validation rows', `${result.split.trainRows} / ${result.split.validationRows}`],
     ['training', `${result.train.globalStep} steps on ${result.train.device}, final loss ${result.train.trainLoss?.toFixed(4) ?? 'n/a'}`],
+    ...(result.train.metricsNotLogged > 0
+      ? ([['  metric points lost', `${result.train.metricsNotLogged} (MLflow was down past its retries; the run is tagged tuneflow.metrics_not_logged)`]] as [string, string][])
+      : []),
     [
       'ROUGE-1 / 2 / L / Lsum',
       [evaluation.rouge.rouge1, evaluation.rouge.rouge2, evaluation.rouge.rougeL, evaluation.rouge.rougeLsum]
@@ -61,6 +64,12 @@ export function statusText(status: PipelineStatus): string {
       if (s.activity) lines.push(`      activity: ${s.activity}`);
       if (s.heartbeat || s.shards) lines.push(`      ${progressLine(s)}`);
       if (s.lastFailure) lines.push(`      last attempt failed: ${s.lastFailure}`);
+    }
+    // A passed preflight may have skipped a check (no GPU worker polling yet): say which and why.
+    if (s.step === 'preflight') {
+      for (const check of status.progress.preflight ?? []) {
+        if (check.state === 'skipped') lines.push(`      ${check.name} skipped: ${check.detail}`);
+      }
     }
   });
   if (status.progress.awaitingReview) lines.push(`  waiting for a person: ${status.progress.awaitingReview}`);

@@ -20,11 +20,11 @@ import { heartbeatOf, runningActivity, type RunningActivity } from './pending';
  * not a step of the DAG, and summarize's shards run in the BulkSummarize child workflow.
  */
 const STEP_OF_ACTIVITY = {
+  preflight: 'preflight',
   planClean: 'clean',
   cleanShard: 'clean',
   mergeClean: 'clean',
   split: 'split',
-  planTraining: 'train',
   train: 'train',
   evaluate: 'evaluate',
   register: 'register',

@@ -5,6 +5,7 @@
 export { ChampionRef, ChampionScore, RougeScores, StepInput } from './common';
 export * from './clean';
 export * from './evaluate';
+export * from './preflight';
 export * from './register';
 export * from './report';
 export * from './summarize';

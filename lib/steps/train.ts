@@ -32,6 +32,11 @@ export const TrainResult = z.object({
   device: z.string(),
   bf16: z.boolean(),
   resumedFrom: path.nullable(),
+  /**
+   * Per-step metric points that never reached MLflow (down longer than its HTTP retries); the run
+   * then carries the tag `tuneflow.metrics_not_logged` with this count.
+   */
+  metricsNotLogged: count,
 });
 export type TrainResult = z.infer<typeof TrainResult>;
 
@@ -42,6 +47,11 @@ export const PlanSpec = z.object({
   nodes: z.number().int().positive(),
   /** Fail with InvalidConfig when the configured choice does not fit. */
   enforce: z.boolean(),
+  /**
+   * The model's config must load as training will load it; false lets `tuneflow plan` size a
+   * public T5 by name on a host without the hub.
+   */
+  requireModel: z.boolean(),
 });
 export type PlanSpec = z.infer<typeof PlanSpec>;
 

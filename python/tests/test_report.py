@@ -52,7 +52,7 @@ def fake_pipeline(tmp_path, mlflow_uri) -> tuple[dict, int]:
         "outputDir": str(tmp_path / "report"),
         "mlflowRunId": run_id,
         "train": {"modelDir": str(model_dir), "mlflowRunId": run_id, "modelUri": "models:/m-1", "globalStep": 15,
-                  "trainLoss": 1.1, "device": "NVIDIA H200", "bf16": True, "resumedFrom": None},
+                  "trainLoss": 1.1, "device": "NVIDIA H200", "bf16": True, "resumedFrom": None, "metricsNotLogged": 0},
         "evaluation": {"rouge": ROUGE, "numExamples": 3, "samplesPath": samples_path,
                        "champion": {"version": "3", "rouge": CHAMPION_ROUGE}},
         "summaries": {"products": {"parquet": products, "csv": products + ".csv", "rows": 2}, "reviews": None,

@@ -36,18 +36,23 @@ KNOWN_T5 = {
 }
 
 
-def model_config(name: str) -> PretrainedConfig:
+def model_config(name: str, offline_fallback: bool) -> PretrainedConfig:
+    """The model's config as training will load it; with `offline_fallback`, a public T5 by name
+    is sized from its known architecture where the hub is out of reach."""
     try:
         return AutoConfig.from_pretrained(name)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         known = KNOWN_T5.get(name.removeprefix("google-t5/"))
-        if known is None:
-            raise StepError(
-                "InvalidConfig",
-                f"cannot read the config of model.nameOrPath {name!r} ({exc}); give a local model "
-                f"directory or a hub name this host can download (known offline: {', '.join(KNOWN_T5)})",
-            )
-        return T5Config(vocab_size=32128, **known)
+        if known is not None and offline_fallback:
+            return T5Config(vocab_size=32128, **known)
+        raise StepError(
+            "InvalidConfig",
+            f"cannot load the config of model.nameOrPath {name!r}: it is neither a model directory on this host "
+            f"nor a hub model this host could download (no network, a private model without a token, or "
+            f"HF_HUB_OFFLINE set) ({type(exc).__name__}: {exc}). "
+            "Give model.nameOrPath as a local directory holding config.json, the weights and the tokenizer "
+            "(copied to every worker, or on shared storage), or a hub name on hosts that reach the hub",
+        )
 
 
 def activation_bytes(config: PretrainedConfig, model: ModelConfig, train: TrainConfig, bf16: bool) -> int:
@@ -85,7 +90,7 @@ def main() -> dict[str, Any]:
     nodes = spec["nodes"]
     gpus = max(train["numGpus"], 1)
     bf16 = train["bf16"] is not False
-    hf_config = model_config(model["nameOrPath"])
+    hf_config = model_config(model["nameOrPath"], offline_fallback=not spec["requireModel"])
     total, largest = count_parameters(hf_config)
     activations = activation_bytes(hf_config, model, train, bf16)
 
@@ -121,7 +126,7 @@ def main() -> dict[str, Any]:
         fitting = [o for o in options if o["fits"]]
         raise StepError(
             "InvalidConfig",
-            f"train config does not fit: {model['nameOrPath']} ({total / 1e9:.2f}B parameters) needs about "
+            f"train config does not fit: {model['nameOrPath']} ({total / 1e6:,.1f}M parameters) needs about "
             f"{chosen['gpuGiB']} GiB per GPU (activations {plan['activationsGiBPerGpu']} GiB at batch "
             f"{train['perDeviceTrainBatchSize']}) and {chosen['hostGiB']} GiB of host memory; declared "
             f"train.gpuMemoryGiB {train['gpuMemoryGiB']}, train.hostMemoryGiB {train['hostMemoryGiB']}. "

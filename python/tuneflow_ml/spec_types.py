@@ -6,18 +6,19 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 
 class ColumnMapping(TypedDict):
-    text: NotRequired[str]
-    summary: NotRequired[str]
-    productId: NotRequired[str]
-    reviewId: NotRequired[str]
-    category: NotRequired[str]
-    rating: NotRequired[str]
+    text: NotRequired[str | int]
+    summary: NotRequired[str | int]
+    productId: NotRequired[str | int]
+    reviewId: NotRequired[str | int]
+    category: NotRequired[str | int]
+    rating: NotRequired[str | int]
 
 
 class DataConfig(TypedDict):
     input: str
     select: Literal["all", "newest"]
     format: Literal["auto", "amazon-tsv", "csv", "jsonl", "parquet"]
+    header: bool
     columns: ColumnMapping
     cleaning: Literal["seed", "default"]
     category: str | None
@@ -113,6 +114,7 @@ class StorageConfig(TypedDict):
 class MlflowConfig(TypedDict):
     trackingUri: str
     experiment: str
+    preflightRetrySeconds: int
 
 
 class PipelineConfig(TypedDict):
@@ -155,6 +157,7 @@ class TrainResult(TypedDict):
     device: str
     bf16: bool
     resumedFrom: str | None
+    metricsNotLogged: int
 
 
 class EvaluateResult(TypedDict):
@@ -245,6 +248,7 @@ class PlanSpec(TypedDict):
     config: PipelineConfig
     nodes: int
     enforce: bool
+    requireModel: bool
 
 
 class SummarizeSpec(TypedDict):

@@ -31,7 +31,7 @@ from transformers import (
     TrainerState,
 )
 
-from . import events
+from . import events, tracking
 from .data import parquet_rows, read_columns, write_json
 from .events import StepError
 from .generation import device_name
@@ -109,6 +109,7 @@ class Reporter(TrainerCallback):
         self.started = self.last_progress = time.monotonic()
         self.first_step = 0
         self.stop_requested = False
+        self.metrics = tracking.QueuedMetrics()
 
     def request_stop(self, signum: int, frame: Any) -> None:
         # The activity sends SIGTERM on cancellation and worker shutdown, and SIGKILL after a
@@ -158,10 +159,8 @@ class Reporter(TrainerCallback):
                 "epoch": state.epoch,
             }
             # Queued, not sent inline: a slow or briefly unreachable MLflow server must not stall
-            # the training loop; main flushes the queue before the run's end.
-            mlflow.log_metrics(
-                {k: float(v) for k, v in step_metrics.items() if v is not None}, step=state.global_step, synchronous=False
-            )
+            # the training loop; main flushes the queue before the run's end and counts what never arrived.
+            self.metrics.log({k: float(v) for k, v in step_metrics.items() if v is not None}, step=state.global_step)
 
     def on_save(self, args, state, control, **kwargs):
         # Called after the Trainer has written the whole checkpoint (weights, optimizer, scheduler,
@@ -295,7 +294,14 @@ def main() -> dict:
         final = {k: v for k, v in output.metrics.items() if k not in ("train_loss", "epoch")}
         if train_loss is not None:
             final["train_loss_mean"] = train_loss
-        mlflow.flush_async_logging()
+        metrics_not_logged = reporter.metrics.flush()
+        if metrics_not_logged:
+            untagged = tracking.tag_metrics_not_logged(metrics_not_logged)
+            events.log(
+                f"{metrics_not_logged} per-step metric points never reached MLflow (down longer than its HTTP retries); "
+                + (f"the run's tag {tracking.METRICS_NOT_LOGGED_TAG} says so" if untagged is None else f"tagging the run failed too: {untagged}"),
+                level="warning",
+            )
         mlflow.log_metrics(final, step=output.global_step)
         events.metrics(final, step=output.global_step)
 
@@ -311,6 +317,7 @@ def main() -> dict:
         "device": device,
         "bf16": bf16,
         "resumedFrom": resume,
+        "metricsNotLogged": metrics_not_logged,
     }
 
 

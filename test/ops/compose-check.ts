@@ -2,11 +2,13 @@
  * Static checks of docker-compose.yml, for CI machines without a Docker engine: the file against
  * the Compose Specification's JSON Schema (the copy that ships in the `dclint` package), and
  * every file the deployment needs from this repository (build contexts, Dockerfiles and their
- * targets and COPY sources, bind-mounted files, the scripts that commands and entrypoints run).
+ * targets and COPY sources, bind-mounted files, the scripts that commands and entrypoints run),
+ * and each worker's stop_grace_period against its shutdown budget.
  */
 import * as path from 'node:path';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import Ajv from 'ajv';
+import { minimumStopGraceSeconds, type ShutdownBudget } from '../../lib/shutdown-grace';
 
 /** `${VAR:-default}` resolves to its default; a variable without one is the user's to set. */
 const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}/g;
@@ -188,4 +190,41 @@ export function fileProblems(doc: unknown, composeDir: string): string[] {
     }
   }
   return problems;
+}
+
+/** Docker's wait between SIGTERM and SIGKILL when a service sets no `stop_grace_period`. */
+const DOCKER_DEFAULT_STOP_GRACE_SECONDS = 10;
+
+const DURATION_UNITS: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001, us: 0.000001 };
+
+/** A Compose duration (`90s`, `2m30s`, `1h`) in seconds, or null when it is not one. */
+export function composeDurationSeconds(value: unknown): number | null {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string' || !/^(\d+(\.\d+)?(h|ms|us|m|s))+$/.test(value)) return null;
+  return [...value.matchAll(/(\d+(?:\.\d+)?)(h|ms|us|m|s)/g)].reduce((sum, [, n, unit]) => sum + Number(n) * DURATION_UNITS[unit], 0);
+}
+
+/**
+ * Each worker's `stop_grace_period` against its shutdown budget (lib/shutdown-grace.ts): Docker
+ * SIGKILLs the container when the period ends, so it must outlast the SDK's grace, the step's
+ * stop (a training's last checkpoint) and the worker's exit together.
+ */
+export function stopGraceProblems(doc: unknown, budgets: Record<string, ShutdownBudget>): string[] {
+  const services = (doc as { services?: Record<string, Service> }).services ?? {};
+  return Object.entries(budgets).flatMap(([name, budget]) => {
+    const where = `services.${name}.stop_grace_period`;
+    if (!services[name]) return [`services.${name}: missing (a worker with a shutdown budget in lib/shutdown-grace.ts)`];
+    const raw = services[name].stop_grace_period;
+    const stop = raw === undefined ? DOCKER_DEFAULT_STOP_GRACE_SECONDS : composeDurationSeconds(raw);
+    if (stop === null) return [`${where}: ${String(raw)} is not a Compose duration (e.g. 150s, 2m30s)`];
+    const needed = minimumStopGraceSeconds(budget);
+    if (stop >= needed) return [];
+    const given = raw === undefined ? `unset (Docker's default ${stop}s)` : String(raw);
+    return [
+      `${where}: ${given} is shorter than the worker's stop after SIGTERM, ` +
+        `${budget.activityGraceSeconds} s shutdownGraceTime + ${budget.stepStopSeconds} s step stop + ` +
+        `${budget.exitMarginSeconds} s exit = ${needed} s (lib/shutdown-grace.ts): Docker would SIGKILL ` +
+        `a step still writing its checkpoint; set it to ${needed}s or more`,
+    ];
+  });
 }

@@ -1,7 +1,7 @@
 /**
  * `tuneflow list`: pipelines found through Temporal visibility by the search attributes the
  * pipeline upserts. A worker runs the workflow code only (no activities), on its own task queue,
- * so the pipeline upserts TuneflowStep = "clean" and then waits on its first activity.
+ * so the pipeline upserts TuneflowStep = "preflight" and then waits on its first activity.
  */
 import * as path from 'node:path';
 import { execa } from 'execa';
@@ -32,7 +32,7 @@ test('the visibility query names the workflow type and each filter', () => {
   expect(PipelineFilter.safeParse({ model: 'x" OR WorkflowType = "y' }).error?.issues[0].message).toBe('must not contain quotes or backslashes');
 });
 
-test('a running pipeline is found by TuneflowStep = "clean", by the API and the CLI', async () => {
+test('a running pipeline is found by TuneflowStep = "preflight", by the API and the CLI', async () => {
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: WORKFLOW_QUEUE,
@@ -47,17 +47,17 @@ test('a running pipeline is found by TuneflowStep = "clean", by the API and the 
     });
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const entries = await listPipelines(env.client, PipelineFilter.parse({ step: 'clean' }));
+      const entries = await listPipelines(env.client, PipelineFilter.parse({ step: 'preflight' }));
       const entry = entries.find((e) => e.pipelineId === pipelineId);
       if (entry) return entry;
-      if (Date.now() > deadline) throw new Error(`pipeline ${pipelineId} not listed with TuneflowStep = "clean" within 30 s`);
+      if (Date.now() > deadline) throw new Error(`pipeline ${pipelineId} not listed with TuneflowStep = "preflight" within 30 s`);
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
   });
-  expect(found).toMatchObject({ pipelineId, status: 'RUNNING', step: 'clean', model: 't5-small', rougeL: null, closedAt: null });
+  expect(found).toMatchObject({ pipelineId, status: 'RUNNING', step: 'preflight', model: 't5-small', rougeL: null, closedAt: null });
   expect(await listPipelines(env.client, PipelineFilter.parse({ step: 'train' }))).toEqual([]);
 
-  const cli = await execa(path.join(REPO_ROOT, 'bin', 'tuneflow'), ['list', '--step', 'clean', '--json'], {
+  const cli = await execa(path.join(REPO_ROOT, 'bin', 'tuneflow'), ['list', '--step', 'preflight', '--json'], {
     env: { TEMPORAL_ADDRESS: env.address },
     reject: false,
   });

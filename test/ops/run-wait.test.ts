@@ -113,9 +113,9 @@ test('a failed step reaches the person with its cause: run --wait and status nam
   });
 
   expect(run.exitCode).toBe(1);
-  expect(run.stderr).toContain(`pipeline ${pipelineId} failed: InvalidData in clean (activity planClean, final: a retry would fail the same way)`);
+  expect(run.stderr).toContain(`pipeline ${pipelineId} failed: InvalidData in preflight (attempt 1, final: a retry would fail the same way): input check failed before anything was started`);
   expect(run.stderr).toContain(`invalid data in ${missing}: the input file does not exist. Check data.input`);
   expect(run.stderr).not.toContain('Activity task failed');
-  expect(statusText.stdout).toContain(`error: InvalidData in clean (activity planClean, final: a retry would fail the same way): invalid data in ${missing}`);
+  expect(statusText.stdout).toContain(`error: InvalidData in preflight (attempt 1, final: a retry would fail the same way): input check failed before anything was started: invalid data in ${missing}`);
   expect(statusText.stdout).not.toContain('Activity task failed');
 });

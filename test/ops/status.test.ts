@@ -1,6 +1,6 @@
 /**
  * `tuneflow status` and `tuneflow cancel` against the real dev server. A worker runs the workflow
- * code only (no activities), so the pipeline enters clean and waits on its first activity: a
+ * code only (no activities), so the pipeline enters preflight and waits on its activity: a
  * running step with one attempt, the rest pending. Then the CLI cancels it.
  */
 import * as path from 'node:path';
@@ -47,20 +47,20 @@ test('status shows the DAG with state, attempts and duration; cancel --json canc
     let running: PipelineStatus | null = null;
     const deadline = Date.now() + 30_000;
     while (running?.steps[0].attempts !== 1) {
-      if (Date.now() > deadline) throw new Error(`clean of ${pipelineId} did not start an activity within 30 s: ${JSON.stringify(running)}`);
+      if (Date.now() > deadline) throw new Error(`preflight of ${pipelineId} did not start an activity within 30 s: ${JSON.stringify(running)}`);
       running = await statusJson(pipelineId);
     }
-    expect(running).toMatchObject({ pipelineId, status: 'RUNNING', currentStep: 'clean' });
+    expect(running).toMatchObject({ pipelineId, status: 'RUNNING', currentStep: 'preflight' });
     expect(running.steps.map((s) => s.step)).toEqual([...PIPELINE_STEPS]);
-    expect(running.steps[0]).toMatchObject({ state: 'running', attempts: 1, activity: 'plan clean of /data/status-test.tsv', heartbeat: null });
+    expect(running.steps[0]).toMatchObject({ state: 'running', attempts: 1, activity: 'preflight of status-test: input, model, MLflow, storage, GPU workers', heartbeat: null });
     expect(running.steps[0].durationMs).toBeGreaterThanOrEqual(0);
     for (const later of running.steps.slice(1)) expect(later).toMatchObject({ state: 'pending', attempts: null, durationMs: null });
 
     const text = await cli(['status', pipelineId]);
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`^${pipelineId}: RUNNING  http`));
-    expect(text.stdout).toMatch(/^ {2}clean +running +1 +\d+s$/m);
-    expect(text.stdout).toContain('      activity: plan clean of /data/status-test.tsv\n->split');
+    expect(text.stdout).toMatch(/^ {2}preflight +running +1 +\d+s$/m);
+    expect(text.stdout).toContain('      activity: preflight of status-test: input, model, MLflow, storage, GPU workers\n->clean');
     expect(text.stdout).toMatch(/^->summarize +pending +- +-$/m);
 
     const cancelled = await cli(['cancel', pipelineId, '--json']);

@@ -89,6 +89,15 @@ describe('formats and column mapping', () => {
     }
   });
 
+  test('a Parquet column whose name holds quotes and a backslash is read by that name', async () => {
+    const parquetPath = join(workspace.dir, 'formats', 'odd-names.parquet');
+    await workspace.duck.run(
+      `COPY (SELECT 'R1' AS review_id, 'Good camera.' AS "review ""body"" \\x", 'Fine' AS "it's ""the"" title") TO '${parquetPath}' (FORMAT parquet)`,
+    );
+    const result = await clean(stepInput(parquetPath, { data: { columns: { text: 'review "body" \\x', summary: 'it\'s "the" title' } } }));
+    expect(await rows(result.cleanedPath)).toEqual([{ review_id: 'R1', product_id: '', text: 'Good camera.', summary: 'Fine', star_rating: null }]);
+  });
+
   test('a mapped column missing from the file names the column and the field', async () => {
     const path = write('formats/unmapped.csv', 'text,summary\nGood.,Fine\n');
     await expect(clean(stepInput(path, { data: { columns: { reviewId: 'id' } } }))).rejects.toThrow(

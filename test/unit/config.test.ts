@@ -50,6 +50,37 @@ describe('pipeline config', () => {
     expect(() => parseConfig({ summarize: { minNewTokens: 60, maxNewTokens: 50 } })).toThrow(/summarize\.minNewTokens/);
   });
 
+  test('data.header false: every column by position, text and summary given, CSV or TSV only', () => {
+    const headerless = parseConfig({ data: { header: false, columns: { text: 6, summary: 5, reviewId: 3 } } });
+    expect(headerless.data).toMatchObject({ header: false, columns: { text: 6, summary: 5, reviewId: 3 } });
+    expect(parseConfig({}).data.header).toBe(true);
+    const problems = (data: Record<string, unknown>) => {
+      try {
+        parseConfig({ data }, 'x.yaml');
+        return [];
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidConfigError);
+        return (error as InvalidConfigError).details.split('\n');
+      }
+    };
+    const byPosition = 'with data.header false, name each column by its position (1 = first)';
+    expect(problems({ header: false, columns: { text: 'body', summary: 2 } })).toEqual([`data.columns.text: ${byPosition}`]);
+    expect(problems({ header: false, columns: { text: 1 } })).toEqual([`data.columns.summary: ${byPosition}; summary has no default without a header`]);
+    expect(problems({ header: false, category: 'Camera', columns: { text: 1, summary: 2 } })).toEqual([
+      `data.columns.category: ${byPosition}; data.category filters on it`,
+    ]);
+    expect(problems({ header: false, format: 'jsonl', columns: { text: 1, summary: 2 } })).toEqual([
+      'data.header: data.header false applies to CSV and TSV input only (data.format is jsonl, whose fields are named)',
+    ]);
+    expect(problems({ columns: { text: 3 } })).toEqual([
+      'data.columns.text: a position (3) needs data.header: false; with a header line, name the column as the header does',
+    ]);
+    expect(problems({ header: false, columns: { text: 0, summary: 1.5 } })).toEqual([
+      'data.columns.text: Too small: expected number to be >0',
+      'data.columns.summary: expected a column name, or (with data.header false) a position: a whole number, 1 for the first column',
+    ]);
+  });
+
   test('config files: unreadable, malformed YAML and invalid values are InvalidConfigError', async () => {
     const dir = await tempDir('config');
     await expect(loadConfigFile(path.join(dir, 'missing.yaml'))).rejects.toThrow(/cannot read the file/);

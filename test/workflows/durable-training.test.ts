@@ -1,7 +1,7 @@
 /**
  * Durable training on the real Temporal dev server and MLflow server, with real training on the
- * tiny T5: a GPU worker SIGKILLed mid-training costs at most one checkpoint interval, and a
- * cancelled pipeline leaves no process behind.
+ * tiny T5: a GPU worker SIGKILLed mid-training costs at most one checkpoint interval, one stopped
+ * by SIGTERM (a deploy) costs nothing, and a cancelled pipeline leaves no process behind.
  */
 import * as path from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
@@ -17,6 +17,8 @@ import { MlflowClient } from '../../lib/mlflow';
 import type { PipelineConfigInput } from '../../lib/config';
 import { PipelineResult } from '../../lib/pipeline';
 import { REPO_ROOT } from '../../lib/artifacts';
+import { minimumStopGraceSeconds, SHUTDOWN_BUDGET } from '../../lib/shutdown-grace';
+import { heartbeatOf } from '../../client/status/pending';
 import { MLFLOW_URI, demoFixture, startTemporal, tempDir } from '../helpers/environment';
 
 let env: TestWorkflowEnvironment;
@@ -48,12 +50,14 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-/** A GPU worker in its own process, as in production: the test can SIGKILL it. */
+/** A GPU worker in its own process, as in production: the test can SIGKILL or SIGTERM it. */
 function startGpuWorkerProcess(): ResultPromise {
   return execa(path.join(REPO_ROOT, 'bin', 'ts-run'), [path.join(REPO_ROOT, 'workers', 'gpu-worker.ts')], {
     cwd: REPO_ROOT,
     env: { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace ?? 'default', TUNEFLOW_QUIET_PYTHON: '1' },
     reject: false,
+    // A SIGTERMed worker gets its whole shutdown, not execa's default SIGKILL 5 s later.
+    forceKillAfterDelay: false,
   });
 }
 
@@ -133,13 +137,92 @@ test('a GPU worker SIGKILLed after the second checkpoint: a new worker resumes t
   expect(versions[0].run_id).toBe(result.train.mlflowRunId);
 });
 
+test('a GPU worker stopped by SIGTERM checkpoints on the way out: a new worker resumes at that step, the loss curve goes on', async () => {
+  const pipelineId = `sigterm-${Date.now()}`;
+  const modelName = `tuneflow-sigterm-test-${Date.now()}`;
+  const loggingSteps = 5;
+  // Far from its end when the worker is stopped (training goes on through the worker's 10 s
+  // shutdownGraceTime), with no periodic checkpoint before the end: the one checkpoint to resume
+  // from is the one written on the way out.
+  const maxSteps = 100;
+  const train = { maxSteps, checkpointEverySteps: maxSteps, loggingSteps };
+  const pointerFile = path.join(workDir, 'runs', pipelineId, 'train', 'latest-checkpoint.json');
+  const cpuWorker = await createCpuWorker(env.nativeConnection, env.namespace ?? 'default');
+
+  const outcome = await cpuWorker.runUntil(async () => {
+    const handle = await env.client.workflow.start(fineTunePipeline, {
+      taskQueue: TASK_QUEUES.cpu,
+      workflowId: pipelineId,
+      args: [{ config: testConfig(modelName, train) }],
+    });
+    const trainActivity = async () =>
+      (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'train') ?? null;
+    const stopping = startGpuWorkerProcess();
+    const atSigterm = await waitFor('training to pass step 10', async () => {
+      const progress = heartbeatOf((await trainActivity()) ?? undefined)?.progress;
+      return progress && progress.step >= 10 ? progress.step : null;
+    });
+    expect(await readJson<Pointer>(pointerFile)).toBeNull();
+
+    const sigtermAt = Date.now();
+    stopping.kill('SIGTERM');
+    const exited = await stopping;
+    const stopSeconds = (Date.now() - sigtermAt) / 1000;
+    // A clean exit inside the budget compose's stop_grace_period is checked against.
+    expect([exited.exitCode, exited.signal ?? null]).toEqual([0, null]);
+    expect(stopSeconds).toBeLessThan(minimumStopGraceSeconds(SHUTDOWN_BUDGET.gpu));
+    expect(await trainingProcesses(pipelineId)).toEqual([]);
+    const stoppedAt = (await readJson<Pointer>(pointerFile))!;
+    expect(path.basename(stoppedAt.checkpoint)).toBe(`checkpoint-${stoppedAt.globalStep}`);
+    expect((await stat(path.join(stoppedAt.checkpoint, 'trainer_state.json'))).isFile()).toBe(true);
+    // The attempt ended as the worker's shutdown (the SDK's retryable WorkerShutdown failure),
+    // not by a heartbeat timeout.
+    const pending = await trainActivity();
+    expect([pending?.attempt, pending?.lastFailure?.applicationFailureInfo?.type]).toEqual([2, 'WorkerShutdown']);
+
+    const replacementStartedAt = Date.now();
+    const replacement = startGpuWorkerProcess();
+    try {
+      return { result: PipelineResult.parse(await handle.result()), atSigterm, stoppedAt, replacementStartedAt };
+    } finally {
+      replacement.kill('SIGTERM');
+      await replacement;
+    }
+  });
+
+  const { result, atSigterm, stoppedAt, replacementStartedAt } = outcome;
+  expect(stoppedAt.globalStep).toBeGreaterThan(atSigterm);
+  expect(stoppedAt.globalStep).toBeLessThan(maxSteps);
+  expect(result.train.resumedFrom).toBe(stoppedAt.checkpoint);
+  expect(result.train.globalStep).toBe(maxSteps);
+
+  // One run; its loss curve has every logged step once: the first attempt logged up to the
+  // checkpoint's step, the second went on from there (nothing repeated, nothing lost).
+  const mlflow = new MlflowClient(MLFLOW_URI);
+  const experiment = (await mlflow.getExperimentByName('tuneflow-tests'))!;
+  const runs = await mlflow.searchRuns([experiment.experiment_id], `tags.\`tuneflow.pipeline_id\` = '${pipelineId}'`);
+  expect(runs.map((r) => r.info.run_id)).toEqual([result.train.mlflowRunId]);
+  const response = await fetch(
+    `${MLFLOW_URI}/api/2.0/mlflow/metrics/get-history?run_id=${result.train.mlflowRunId}&metric_key=train_loss&max_results=10000`,
+  );
+  const { metrics } = (await response.json()) as { metrics: { step: number; timestamp: number }[] };
+  const steps = metrics.map((m) => m.step).sort((a, b) => a - b);
+  expect(steps).toEqual(Array.from({ length: maxSteps / loggingSteps }, (_, i) => (i + 1) * loggingSteps));
+  const misplaced = metrics.filter((m) => m.step <= stoppedAt.globalStep !== m.timestamp < replacementStartedAt);
+  expect(misplaced).toEqual([]);
+
+  const versions = await mlflow.searchModelVersions(`name = '${modelName}'`);
+  expect(versions.map((v) => v.run_id)).toEqual([result.train.mlflowRunId]);
+});
+
 test('cancelling during DeepSpeed training (2 ranks on CPU) leaves no process of the run after 10 s', async () => {
   const pipelineId = `cancel-${Date.now()}`;
   const pointerFile = path.join(workDir, 'runs', pipelineId, 'train', 'latest-checkpoint.json');
   const namespace = env.namespace ?? 'default';
   const cpuWorker = await createCpuWorker(env.nativeConnection, namespace);
+  // DeepSpeed's CPU accelerator (gloo) stands in for GPUs; set before the worker states it in its identity.
+  process.env.DS_ACCELERATOR = 'cpu';
   const gpuWorker = await createGpuWorker(env.nativeConnection, namespace, { count: 0, names: [] });
-  process.env.DS_ACCELERATOR = 'cpu'; // DeepSpeed's CPU accelerator (gloo) stands in for GPUs
 
   const train = { maxSteps: 2000, checkpointEverySteps: 10, numGpus: 2, deepspeed: { stage: 2 as const } };
   const error = await cpuWorker.runUntil(

@@ -89,7 +89,7 @@ function expectValidPng(png: Buffer, file: string): void {
   expect(png.subarray(-8, -4).toString('ascii')).toBe('IEND');
 }
 
-test('the pipeline runs clean -> split -> train -> evaluate -> register -> summarize for real', async () => {
+test('the pipeline runs preflight -> clean -> split -> train -> evaluate -> register -> summarize for real', async () => {
   const workflowId = `pipeline-${Date.now()}`;
   const handle = await env.client.workflow.start(fineTunePipeline, {
     taskQueue: TASK_QUEUES.cpu,

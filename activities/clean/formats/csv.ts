@@ -1,13 +1,14 @@
 /**
- * CSV (RFC 4180) with a header line. A record may span lines (a quoted field with line breaks),
- * so a CSV file is one task, never split into byte ranges.
+ * CSV (RFC 4180) with a header line, or without one (`data.header: false`: fields placed by
+ * data.columns' positions). A record may span lines (a quoted field with line breaks), so a CSV
+ * file is one task, never split into byte ranges.
  */
 import { InvalidDataError } from '../../../lib/failures';
 import type { CleanTask, InputFile } from '../../../lib/steps';
 import { headerFault, locateColumns, type HeaderColumns } from '../columns';
 import type { DataConfig } from '../inputs';
 import type { LineHandler, LineReader } from '../lines';
-import type { RowFields, RowRouter } from '../rows';
+import { columnCountFault, type RowFields, type RowRouter } from '../rows';
 
 /** An unterminated quote would otherwise swallow the rest of a CSV file into one record. */
 const MAX_CSV_RECORD_LINES = 1000;
@@ -80,7 +81,8 @@ export function csvReader(task: CleanTask, router: RowRouter, data: DataConfig):
   const { file } = task;
   /** From the plan; read here only when the plan's look at the file's head did not hold the header. */
   let columns = task.columns.header;
-  let headerSeen = false;
+  /** Without a header the first record is a row; its columns came with the plan. */
+  let headerSeen = !data.header;
   let blankLines = 0;
   let pending: { text: string; line: number; fault: string | null }[] = [];
   let quoteOpen = false;
@@ -109,7 +111,9 @@ export function csvReader(task: CleanTask, router: RowRouter, data: DataConfig):
     if (fault !== null) return router.quarantine(line, fault, record);
     const values = parseCsvRecord(record);
     if (!Array.isArray(values)) return router.quarantine(line, values.reason, record);
-    if (values.length !== width) return router.quarantine(line, `expected ${width} comma-separated columns, found ${values.length}`, record);
+    if (data.header ? values.length !== width : values.length < width) {
+      return router.quarantine(line, columnCountFault(width, data.header, values.length, 'comma'), record);
+    }
     router.row(line, fieldsAt(values, at), record);
   };
 

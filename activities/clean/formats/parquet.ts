@@ -1,6 +1,6 @@
 /** Parquet through DuckDB: its schema is the header, its rows are read a chunk at a time. */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { sqlString } from '../../../lib/artifacts';
+import { sqlIdentifier, sqlString } from '../../../lib/artifacts';
 import { InvalidDataError } from '../../../lib/failures';
 import type { CleanTask, InputFile } from '../../../lib/steps';
 import { FIELDS } from '../columns';
@@ -21,7 +21,7 @@ export async function readParquet(task: CleanTask, router: RowRouter, connection
   const { names, header } = task.columns;
   // The plan found the fields' columns in the schema: the ones present are read by name.
   const present = FIELDS.filter((field) => header!.at[field] !== -1);
-  const select = present.map((field) => `CAST(${JSON.stringify(names[field])} AS VARCHAR)`).join(', ');
+  const select = present.map((field) => `CAST(${sqlIdentifier(names[field])} AS VARCHAR)`).join(', ');
   const result = await connection.stream(`SELECT ${select} FROM read_parquet(${sqlString(task.file.path)})`);
   let rowNumber = 0;
   for (let chunk = await result.fetchChunk(); chunk !== null && chunk.rowCount > 0; chunk = await result.fetchChunk()) {

@@ -1,20 +1,26 @@
-/** Amazon Customer Reviews TSV: a header, then one review per line, 15 tab-separated columns. */
+/**
+ * Amazon Customer Reviews TSV: a header, then one review per line, 15 tab-separated columns. With
+ * `data.header: false` every line is a review, its fields placed by data.columns' positions.
+ */
 import type { CleanTask } from '../../../lib/steps';
 import { headerFault, locateColumns, type HeaderColumns } from '../columns';
 import type { DataConfig } from '../inputs';
 import type { LineReader } from '../lines';
-import type { RowRouter } from '../rows';
+import { columnCountFault, type RowRouter } from '../rows';
 
 /** Field `column` of a TSV line whose field starts are `starts` (a module function: no closure per line). */
 function tsvField(text: string, starts: Int32Array, column: number): string | null {
   return column === -1 ? null : text.slice(starts[column], starts[column + 1] - 1);
 }
 
-/** Reads one task's lines: the header line (when the range starts the file), then one review per line. */
+/** Reads one task's lines: the header line (when the range starts the file and has one), then one review per line. */
 export function tsvReader(task: CleanTask, router: RowRouter, data: DataConfig): LineReader {
   const { file } = task;
-  // A range that does not start the file has no header line: its columns come from the plan.
-  let { at, width }: { at: HeaderColumns['at'] | null; width: number } = task.range.start === 0 ? { at: null, width: 0 } : task.columns.header!;
+  // A range that does not start the file, or a file without a header, has no header line: its columns come from the plan.
+  let { at, width }: { at: HeaderColumns['at'] | null; width: number } =
+    task.range.start === 0 && data.header ? { at: null, width: 0 } : task.columns.header!;
+  /** Without a header `width` is the fewest fields a row needs (the highest mapped position); more are allowed. */
+  const exact = data.header;
   /** Where each field of the current line starts (index `width`: one past the end, plus one). */
   let starts = new Int32Array(width + 1);
   let blankLines = 0;
@@ -38,8 +44,9 @@ export function tsvReader(task: CleanTask, router: RowRouter, data: DataConfig):
         if (count <= width) starts[count] = tab + 1;
         count += 1;
       }
-      if (count !== width) return router.quarantine(line, `expected ${width} tab-separated columns, found ${count}`, text);
-      starts[width] = text.length + 1;
+      if (exact ? count !== width : count < width) return router.quarantine(line, columnCountFault(width, exact, count, 'tab'), text);
+      // With more fields than needed (no header), field `width` already starts after its tab.
+      if (count === width) starts[width] = text.length + 1;
       router.row(
         line,
         {
