@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The long runs kept out of CI (`npm run soak`): every broken input of test/ops/broken-inputs.test.ts
-# (CI runs one of each fault) and bench/gpu's dry run on a CPU host (CI runs it on a CUDA host).
+# (CI runs one of each fault), a GPU worker stopped by SIGTERM mid-training and resumed
+# (test/workflows/durable-training.test.ts), and bench/gpu's dry run on a CPU host (CI runs it on a
+# CUDA host).
 # Same set-up and real services as `npm test`.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -8,4 +10,4 @@ cd "$repo"
 
 bash scripts/setup.sh
 bash scripts/services.sh start mlflow
-TUNEFLOW_SOAK=1 TUNEFLOW_QUIET_PYTHON=1 node_modules/.bin/jest --runInBand test/ops/broken-inputs.test.ts test/integration/gpu-bench-dry-run.test.ts "$@"
+TUNEFLOW_SOAK=1 TUNEFLOW_QUIET_PYTHON=1 node_modules/.bin/jest --runInBand test/ops/broken-inputs.test.ts test/workflows/durable-training.test.ts test/integration/gpu-bench-dry-run.test.ts "$@"

@@ -130,8 +130,8 @@ const data = (d: Record<string, unknown>) => ({ data: d }) as Partial<PipelineCo
 const CASES: BrokenInput[] = [
   // The config itself: the CLI refuses it with the zod path and reason, nothing starts.
   { input: 'an unknown field', ci: true, config: () => ({ trian: {} }) as never, exitCode: 2, step: 'config', type: 'InvalidConfig', advice: /\(root\): Unrecognized key: "trian"/ },
-  { input: 'a batch size of 0', ci: true, config: () => train({ perDeviceTrainBatchSize: 0 }), exitCode: 2, step: 'config', type: 'InvalidConfig', advice: /train\.perDeviceTrainBatchSize: Too small/ },
-  { input: 'a tracking URI that is not a URL', ci: true, config: () => ({ mlflow: { trackingUri: 'localhost:5000' } }) as never, exitCode: 2, step: 'config', type: 'InvalidConfig', advice: /mlflow\.trackingUri: expected an http\(s\) URL/ },
+  { input: 'a batch size of 0', config: () => train({ perDeviceTrainBatchSize: 0 }), exitCode: 2, step: 'config', type: 'InvalidConfig', advice: /train\.perDeviceTrainBatchSize: Too small/ },
+  { input: 'a tracking URI that is not a URL', config: () => ({ mlflow: { trackingUri: 'localhost:5000' } }) as never, exitCode: 2, step: 'config', type: 'InvalidConfig', advice: /mlflow\.trackingUri: expected an http\(s\) URL/ },
   { input: 'a hostfile without DeepSpeed', config: () => train({ hostfile: 'hosts' }), exitCode: 2, step: 'config', type: 'InvalidConfig', advice: /train\.hostfile: hostfile needs train\.deepspeed/ },
   { input: 'offloadParam under ZeRO-2', config: () => train({ deepspeed: { stage: 2, offloadParam: true } }), exitCode: 2, step: 'config', type: 'InvalidConfig', advice: /train\.deepspeed\.offloadParam: offloadParam needs ZeRO stage 3/ },
   { input: 'column names with data.header false', config: () => data({ input: file('headerless.csv'), header: false, columns: { text: 'body', summary: 'title' } }), exitCode: 2, step: 'config', type: 'InvalidConfig', advice: /data\.columns\.text: with data\.header false, name each column by its position/ },
@@ -140,7 +140,7 @@ const CASES: BrokenInput[] = [
   { input: 'a missing input file', ci: true, config: () => data({ input: file('nope.tsv') }), exitCode: 1, step: 'preflight', type: 'InvalidData', advice: /the input file does not exist\. Check data\.input/ },
   { input: 'an empty file', config: () => data({ input: file('empty.tsv') }), exitCode: 1, step: 'preflight', type: 'InvalidData', advice: /empty/ },
   { input: 'a header-only file', config: () => data({ input: file('header-only.tsv') }), exitCode: 1, step: 'preflight', type: 'InvalidData', advice: /no data rows|header but no/ },
-  { input: 'a truncated .gz', ci: true, config: () => data({ input: file('truncated.tsv.gz') }), exitCode: 1, step: 'preflight', type: 'InvalidData', advice: /gzip|truncated|unexpected end/i },
+  { input: 'a truncated .gz', config: () => data({ input: file('truncated.tsv.gz') }), exitCode: 1, step: 'preflight', type: 'InvalidData', advice: /gzip|truncated|unexpected end/i },
   { input: 'a binary file', config: () => data({ input: file('binary.tsv') }), exitCode: 1, step: 'preflight', type: 'InvalidData', advice: /it is not a text file \(a NUL byte/ },
   { input: 'a headerless CSV read with a header', ci: true, config: () => data({ input: file('headerless.csv') }), exitCode: 1, step: 'preflight', type: 'InvalidData', advice: /data\.header: false/ },
   { input: 'a mapped column the header lacks', config: () => data({ input: file('reviews.csv'), columns: { text: 'review_text', summary: 'title' } }), exitCode: 1, step: 'preflight', type: 'InvalidData', advice: /review_text/ },
@@ -151,7 +151,7 @@ const CASES: BrokenInput[] = [
   { input: 'data.header false on JSONL', config: () => data({ input: file('reviews.jsonl'), header: false, columns: { text: 1, summary: 2 } }), exitCode: 1, step: 'preflight', type: 'InvalidData', advice: /CSV and TSV files only/ },
   // Data the probe cannot judge: the first step that reads it.
   { input: 'a category no row has', ci: true, config: () => data({ input: fixture.data, category: 'Toasters' }), exitCode: 1, step: 'clean', type: 'InvalidData', advice: /data\.category|no rows/ },
-  { input: 'one row: nothing to split', ci: true, config: () => data({ input: file('one-row.tsv') }), exitCode: 1, step: 'split', type: 'InvalidData', advice: /both sides need rows.*Use more data/ },
+  { input: 'one row: nothing to split', config: () => data({ input: file('one-row.tsv') }), exitCode: 1, step: 'split', type: 'InvalidData', advice: /both sides need rows.*Use more data/ },
   // The model and the memory plan.
   { input: 'a model path that does not exist', ci: true, config: () => ({ model: { nameOrPath: file('no-such-model') } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /model\.nameOrPath .*Give model\.nameOrPath as a local directory/ },
   { input: 'a model folder without config.json', config: () => ({ model: { nameOrPath: file('empty-model') } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /model\.nameOrPath/ },

@@ -145,6 +145,7 @@ test('the UI finds the running training by TuneflowStep = "train" and shows its 
       const status = PipelineStatus.parse(JSON.parse(cli.stdout));
       expect(status).toMatchObject({ status: 'RUNNING', currentStep: 'train' });
       expect(status.steps.map((s) => [s.step, s.state])).toEqual([
+        ['preflight', 'completed'],
         ['clean', 'completed'],
         ['split', 'completed'],
         ['train', 'running'],
@@ -152,8 +153,8 @@ test('the UI finds the running training by TuneflowStep = "train" and shows its 
         ['register', 'pending'],
         ['summarize', 'pending'],
       ]);
-      for (const done of status.steps.slice(0, 2)) expect(done).toMatchObject({ attempts: 1, durationMs: expect.any(Number) });
-      const train = status.steps[2];
+      for (const done of status.steps.slice(0, 3)) expect(done).toMatchObject({ attempts: 1, durationMs: expect.any(Number) });
+      const train = status.steps[3];
       expect(train).toMatchObject({ attempts: 1, activity: expect.stringMatching(/^train .+ on \d+ rows$/) });
       expect(train.heartbeat?.progress).toMatchObject({ unit: 'steps', totalSteps: MAX_STEPS, loss: expect.any(Number) });
     } finally {

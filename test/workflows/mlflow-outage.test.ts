@@ -113,7 +113,7 @@ test(`MLflow down for ${OUTAGE_SECONDS} s during register: register retries, the
   expect(registerStarted?.activityTaskStartedEventAttributes?.lastFailure?.message).toMatch(/MLflow/);
   const activities = events.map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
   expect(activities.filter((name) => name === 'cleanShard')).toHaveLength(2);
-  expect(activities.slice(0, 4)).toEqual(['planClean', 'cleanShard', 'cleanShard', 'mergeClean']);
+  expect(activities.slice(0, 5)).toEqual(['preflight', 'planClean', 'cleanShard', 'cleanShard', 'mergeClean']);
 
   const versions = await new MlflowClient(OUTAGE_MLFLOW_URI).searchModelVersions(`name = '${modelName}'`);
   expect(versions).toHaveLength(1);
