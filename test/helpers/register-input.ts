@@ -7,10 +7,10 @@ import type { RegisterInput } from '../../lib/steps';
 import { tempDir } from './environment';
 
 /** A run with an MLflow 3 logged model (metadata only: register never reads the weights). */
-async function trainedModel(trackingUri: string, experiment: string): Promise<{ mlflowRunId: string; modelUri: string }> {
+export async function trainedModel(trackingUri: string, experiment: string, runName = 'register-test'): Promise<{ mlflowRunId: string; modelUri: string }> {
   const mlflow = new MlflowClient(trackingUri);
   const experimentId = await mlflow.ensureExperiment(experiment);
-  const run = await mlflow.createRun(experimentId, 'register-test', {});
+  const run = await mlflow.createRun(experimentId, runName, {});
   const response = await fetch(`${trackingUri}/api/2.0/mlflow/logged-models`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -11,37 +11,19 @@ import { PipelineConfig } from '../../lib/config';
 import { MlflowClient } from '../../lib/mlflow';
 import type { ChampionScore, RegisterInput } from '../../lib/steps';
 import { MLFLOW_URI, tempDir } from '../helpers/environment';
+import { trainedModel, uniqueName } from '../helpers/register-input';
 
 const EXPERIMENT = 'tuneflow-tests';
 const mlflow = new MlflowClient(MLFLOW_URI);
-let experimentId: string;
 let datasets: RegisterInput['datasets'];
 
 beforeAll(async () => {
-  experimentId = await mlflow.ensureExperiment(EXPERIMENT);
   // register only fingerprints the split's files, so any bytes stand in for Parquet.
   const dir = await tempDir('champion-gate');
   datasets = { train: { path: path.join(dir, 'train.parquet'), rows: 9 }, validation: { path: path.join(dir, 'validation.parquet'), rows: 1 } };
   await writeFile(datasets.train.path, 'train rows');
   await writeFile(datasets.validation.path, 'validation rows');
 });
-
-function uniqueName(what: string): string {
-  return `gate-${what}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-}
-
-/** A run with an MLflow 3 logged model (metadata only: register never reads the weights). */
-async function trainedModel(): Promise<{ mlflowRunId: string; modelUri: string }> {
-  const run = await mlflow.createRun(experimentId, 'champion-gate-test', {});
-  const response = await fetch(`${MLFLOW_URI}/api/2.0/mlflow/logged-models`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ experiment_id: experimentId, name: 'model', source_run_id: run.info.run_id }),
-  });
-  if (!response.ok) throw new Error(`creating a logged model failed: HTTP ${response.status} ${await response.text()}`);
-  const { model } = (await response.json()) as { model: { info: { model_id: string } } };
-  return { mlflowRunId: run.info.run_id, modelUri: `models:/${model.info.model_id}` };
-}
 
 function scores(rougeL: number) {
   return { rouge1: rougeL + 0.1, rouge2: rougeL - 0.1, rougeL, rougeLsum: rougeL };
@@ -53,7 +35,7 @@ async function pipelineInput(
   champion: ChampionScore | null,
   options: { minDelta?: number; review?: NonNullable<RegisterInput['gate']>['review'] } = {},
 ): Promise<RegisterInput> {
-  const workflowId = uniqueName('workflow');
+  const workflowId = uniqueName('gate-workflow');
   return {
     pipelineId: workflowId,
     config: PipelineConfig.parse({
@@ -62,7 +44,7 @@ async function pipelineInput(
     }),
     workflowId,
     workflowRunId: `run-of-${workflowId}`,
-    ...(await trainedModel()),
+    ...(await trainedModel(MLFLOW_URI, EXPERIMENT, 'champion-gate-test')),
     rouge: scores(rougeL),
     datasets,
     gate: { champion, review: options.review ?? null },
@@ -77,7 +59,7 @@ async function versionTags(name: string, version: string): Promise<Record<string
 const championOf = (version: string, rougeL: number): ChampionScore => ({ version, rouge: scores(rougeL) });
 
 test('first version becomes champion; a worse one challenger; a better one takes the alias', async () => {
-  const name = uniqueName('sequence');
+  const name = uniqueName('gate-sequence');
 
   const first = await register(await pipelineInput(name, 0.3, null));
   expect(first.gate).toEqual(expect.objectContaining({ alias: 'champion', decidedBy: 'rule', champion: null, delta: null }));
@@ -112,7 +94,7 @@ test('first version becomes champion; a worse one challenger; a better one takes
 });
 
 test('a person decides a borderline case; a champion that moved after evaluate is never replaced unchecked', async () => {
-  const name = uniqueName('review');
+  const name = uniqueName('gate-review');
   const first = await register(await pipelineInput(name, 0.3, null));
 
   const promoted = await register(
@@ -130,7 +112,7 @@ test('a person decides a borderline case; a champion that moved after evaluate i
 });
 
 test('register run twice with the same input makes one version, tagged with its lineage', async () => {
-  const name = uniqueName('idempotent');
+  const name = uniqueName('gate-idempotent');
   const input = await pipelineInput(name, 0.3, null);
 
   const first = await register(input);

@@ -27,6 +27,11 @@ let fixture: { data: string; model: string };
 
 const CHECKPOINT_EVERY = 20;
 
+/** A pipeline of this file's config, started on the CPU queue. */
+function startTestPipeline(pipelineId: string, modelName: string, train: PipelineConfigInput['train']) {
+  return env.client.workflow.start(fineTunePipeline, { taskQueue: TASK_QUEUES.cpu, workflowId: pipelineId, args: [{ config: testConfig(modelName, train) }] });
+}
+
 function testConfig(modelName: string, train: PipelineConfigInput['train']): PipelineConfigInput {
   return {
     name: 'durable-training-test',
@@ -96,11 +101,7 @@ test('a GPU worker SIGKILLed after the second checkpoint: a new worker resumes t
   const cpuWorker = await createCpuWorker(env.nativeConnection, env.namespace ?? 'default');
 
   const outcome = await cpuWorker.runUntil(async () => {
-    const handle = await env.client.workflow.start(fineTunePipeline, {
-      taskQueue: TASK_QUEUES.cpu,
-      workflowId: pipelineId,
-      args: [{ config: testConfig(modelName, { maxSteps, checkpointEverySteps: CHECKPOINT_EVERY }) }],
-    });
+    const handle = await startTestPipeline(pipelineId, modelName, { maxSteps, checkpointEverySteps: CHECKPOINT_EVERY });
     const doomed = startGpuWorkerProcess();
     const atKill = await waitFor('the second checkpoint', async () => {
       const pointer = await readJson<Pointer>(pointerFile);
@@ -152,11 +153,7 @@ test('a GPU worker SIGKILLed after the second checkpoint: a new worker resumes t
   const cpuWorker = await createCpuWorker(env.nativeConnection, env.namespace ?? 'default');
 
   const outcome = await cpuWorker.runUntil(async () => {
-    const handle = await env.client.workflow.start(fineTunePipeline, {
-      taskQueue: TASK_QUEUES.cpu,
-      workflowId: pipelineId,
-      args: [{ config: testConfig(modelName, train) }],
-    });
+    const handle = await startTestPipeline(pipelineId, modelName, train);
     const trainActivity = async () =>
       (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'train') ?? null;
     const stopping = startGpuWorkerProcess();
@@ -229,11 +226,7 @@ test('cancelling during DeepSpeed training (2 ranks on CPU) leaves no process of
   const train = { maxSteps: 2000, checkpointEverySteps: 10, numGpus: 2, deepspeed: { stage: 2 as const } };
   const error = await cpuWorker.runUntil(
     gpuWorker.runUntil(async () => {
-      const handle = await env.client.workflow.start(fineTunePipeline, {
-        taskQueue: TASK_QUEUES.cpu,
-        workflowId: pipelineId,
-        args: [{ config: testConfig(`tuneflow-cancel-test-${Date.now()}`, train) }],
-      });
+      const handle = await startTestPipeline(pipelineId, `tuneflow-cancel-test-${Date.now()}`, train);
       await waitFor('the first checkpoint', () => readJson<Pointer>(pointerFile));
       expect((await trainingProcesses(pipelineId)).length).toBeGreaterThanOrEqual(3); // launcher + 2 ranks
       await handle.cancel();
