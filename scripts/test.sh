@@ -20,4 +20,6 @@ node_modules/.bin/eslint .
 echo "== pytest"
 .venv/bin/python -m pytest python/tests -q
 echo "== jest"
-TUNEFLOW_QUIET_PYTHON=1 node_modules/.bin/jest --runInBand "$@"
+# Two test files at a time: each file has its own Temporal dev server, workers, ports and folders,
+# and one file keeps about one core busy (the Node worker, then one Python step at a time).
+TUNEFLOW_QUIET_PYTHON=1 node_modules/.bin/jest --maxWorkers=2 "$@"
