@@ -13,5 +13,6 @@ module.exports = {
   // unicorn-magic (an execa dependency) exports under the "import" condition alone.
   moduleNameMapper: { '^unicorn-magic$': '<rootDir>/node_modules/unicorn-magic/node.js' },
   globalSetup: '<rootDir>/test/global-setup.ts',
+  testSequencer: '<rootDir>/test/sequencer.js',
   testTimeout: 600_000,
 };

@@ -116,8 +116,6 @@ interface BrokenInput {
   step: string;
   type: string;
   advice: RegExp;
-  /** The bound on the time to failure, in seconds (30 but where a retry budget is stated). */
-  bound?: number;
   /** In CI: one case of each fault (each check, each step that can refuse); `npm run soak` runs them all. */
   ci?: boolean;
   /** Why this host cannot run the case (its volume cannot be mounted), or null. */
@@ -162,7 +160,7 @@ const CASES: BrokenInput[] = [
   { input: 'DeepSpeed on workers without GPUs', ci: true, config: () => train({ deepspeed: { stage: 2 } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /train\.deepspeed needs CUDA GPUs.*DS_ACCELERATOR=cpu/ },
   { input: 'more GPUs than a worker has', config: () => train({ numGpus: 4 }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /train\.numGpus 4 is more than any GPU worker/ },
   // MLflow.
-  { input: 'MLflow unreachable (nothing listens)', ci: true, config: () => ({ mlflow: { trackingUri: `http://127.0.0.1:${closedPort}`, preflightRetrySeconds: 5 } }) as never, exitCode: 1, step: 'preflight', type: 'MlflowUnavailable', advice: /MLflow at http:\/\/127\.0\.0\.1:\d+ .*did not answer for 5 s.*ECONNREFUSED/, bound: 5 + 30 },
+  { input: 'MLflow unreachable (nothing listens)', ci: true, config: () => ({ mlflow: { trackingUri: `http://127.0.0.1:${closedPort}`, preflightRetrySeconds: 5 } }) as never, exitCode: 1, step: 'preflight', type: 'MlflowUnavailable', advice: /MLflow at http:\/\/127\.0\.0\.1:\d+ .*did not answer for 5 s.*ECONNREFUSED/ },
   { input: 'a tracking URI that is not MLflow', config: () => ({ mlflow: { trackingUri: `http://127.0.0.1:${(notMlflow.address() as AddressInfo).port}` } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /does not work as an MLflow tracking server/ },
   // storage.root.
   { input: 'a read-only storage.root', ci: true, config: () => ({ storage: { root: path.join(dir, 'read-only', 'runs') } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /storage\.root .* is not writable/ },
@@ -213,7 +211,9 @@ test.each(RUN.map((c) => [c.input, c, CASES.indexOf(c)] as const))('%s fails at 
     expect(message).toContain(`failed: ${broken.type} in ${broken.step} (`);
   }
   expect(message).not.toContain('Activity task failed');
-  expect(seconds).toBeLessThan(broken.bound ?? 30);
+  // Failing fast means failing on the first attempt, unretried; the seconds go to the table only
+  // (a loaded host makes any time bound flaky).
+  if (broken.step !== 'config') expect(message).toMatch(/[(, ]attempt 1, final: /);
 });
 
 /** `base` with `changes` laid over it, one level deep (each section merged). */
