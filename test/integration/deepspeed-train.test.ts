@@ -52,15 +52,18 @@ function trainInput(stage: 2 | 3): TrainInput {
   };
 }
 
-async function waitForPointer(file: string): Promise<{ checkpoint: string; globalStep: number }> {
-  for (let i = 0; i < 3000; i++) {
+/** The first checkpoint pointer, polled for as long as the attempt runs (a loaded host is slow). */
+async function waitForPointer(file: string, attempt: Promise<unknown>): Promise<{ checkpoint: string; globalStep: number }> {
+  let settled = false;
+  void attempt.finally(() => (settled = true));
+  while (!settled) {
     try {
       return JSON.parse(await readFile(file, 'utf8'));
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  throw new Error(`no checkpoint pointer at ${file}`);
+  throw new Error(`attempt 1 ended before writing a checkpoint pointer at ${file}: ${String(await attempt)}`);
 }
 
 test.each([2, 3] as const)('ZeRO-%i on two CPU ranks: killed after a checkpoint, resumed from it', async (stage) => {
@@ -72,7 +75,7 @@ test.each([2, 3] as const)('ZeRO-%i on two CPU ranks: killed after a checkpoint,
     () => null,
     (err: unknown) => err,
   );
-  const pointer = await waitForPointer(path.join(trainDir, 'latest-checkpoint.json'));
+  const pointer = await waitForPointer(path.join(trainDir, 'latest-checkpoint.json'), attempt1);
   await execa('pkill', ['-KILL', '-f', path.join(trainDir, 'spec.json')], { reject: false });
   expect(await attempt1).toEqual(expect.objectContaining({ type: 'PythonStepCrashed' }));
 
