@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { InvalidConfigError, InvalidDataError, nonRetryable, withAttempt } from '../lib/failures';
+import { storageFault } from '../lib/storage-fault';
 import type { CleanShardInput, CleanTaskResult } from '../lib/steps';
 import { cleanShard, mergeClean, planClean } from './clean';
 import { split } from './split';
@@ -36,6 +37,9 @@ function typed(err: unknown): ApplicationFailure {
   if (err instanceof InvalidDataError) return nonRetryable('InvalidData', err.message, err);
   if (err instanceof InvalidConfigError) return nonRetryable('InvalidConfig', err.message, err);
   if (err instanceof ApplicationFailure) return err;
+  // A read-only or full storage.root: retried (the person fixes the volume), named as such.
+  const storage = storageFault(err);
+  if (storage) return storage;
   const error = err instanceof Error ? err : new Error(String(err));
   // What the SDK would make of it (the error's name as the type, retryable), made here to carry the attempt.
   return ApplicationFailure.create({ type: error.name, message: error.message, cause: error });
@@ -58,12 +62,12 @@ export const cpuActivities = {
   split: typedFailures(split),
   register: typedFailures(register),
   report: typedFailures(report),
+  planSummarize: typedFailures(planSummarize),
+  mergeSummaries: typedFailures(mergeSummaries),
 };
 
 export const gpuActivities = {
   train: typedFailures(train),
   evaluate: typedFailures(evaluate),
-  planSummarize: typedFailures(planSummarize),
   summarizeShards: typedFailures(summarizeShards),
-  mergeSummaries: typedFailures(mergeSummaries),
 };

@@ -1,7 +1,8 @@
 /**
  * register: a model version in the MLflow registry from the run's logged model, with its lineage,
- * and the champion gate: the version takes the `champion` alias only when it beats the champion
- * evaluate scored on the same rows (lib/gate.ts); otherwise it becomes `challenger`.
+ * and the champion gate (lib/gate.ts): a version that does not beat register.mustBeat's baseline
+ * is `rejected` (a tag, no alias); otherwise it takes the `champion` alias only when it beats the
+ * champion evaluate scored on the same rows, and becomes `challenger` when it does not.
  *
  * Idempotent: the version carries the workflow id as a tag, and a retried attempt (a crash after
  * MLflow answered but before the activity returned) or a create whose reply was lost finds that
@@ -34,6 +35,9 @@ export const REGISTER_TAGS = {
   championVersion: 'tuneflow.champion_version',
   championRougeL: 'tuneflow.champion_rougeL',
   delta: 'tuneflow.delta',
+  mustBeat: 'tuneflow.must_beat',
+  leadRougeL: 'tuneflow.baseline_lead_rougeL',
+  commonRougeL: 'tuneflow.baseline_common_rougeL',
 } as const;
 
 export async function register(rawInput: RegisterInput): Promise<RegisterResult> {
@@ -100,7 +104,10 @@ async function createVersion(mlflow: MlflowClient, input: RegisterInput, lineage
   });
 }
 
-/** Decides the alias, writes the decision and both scores as version tags, then moves the alias. */
+/**
+ * Decides, writes the decision, both scores and the floor's baseline as version tags, then moves
+ * the alias (none for a rejected version).
+ */
 async function applyGate(
   mlflow: MlflowClient,
   input: RegisterInput,
@@ -111,25 +118,29 @@ async function applyGate(
   const evaluated = gate.champion;
   const current = await mlflow.aliasVersion(modelName, GATE_ALIASES.champion);
   const rougeL = input.rouge.rougeL;
-  const proposal = proposeGate(rougeL, evaluated?.rouge.rougeL ?? null, input.config.register);
+  const proposal = proposeGate(rougeL, evaluated?.rouge.rougeL ?? null, input.baselines, input.config.register);
   // The champion evaluate scored must still be the champion: otherwise (another pipeline promoted
   // its model meanwhile) this version was never compared with the new one, and must not replace it.
   // A retry that finds this very version promoted by its earlier attempt decides as that attempt did.
-  const moved = current !== version && current !== (evaluated?.version ?? null);
+  // A version below the quality floor is rejected whoever is champion.
+  const moved = proposal.decision !== 'rejected' && current !== version && current !== (evaluated?.version ?? null);
   const decision = moved
     ? {
         ...proposal,
-        alias: 'challenger' as const,
+        decision: 'challenger' as const,
         decidedBy: 'rule' as const,
         reason: `the champion moved from ${label(evaluated?.version ?? null)} to ${label(current)} after evaluate scored it; this version was not compared with ${label(current)}: rerun the pipeline to compare`,
       }
     : decideGate(proposal, gate.review);
 
   const tags: Record<string, string> = {
-    [REGISTER_TAGS.decision]: decision.alias,
+    [REGISTER_TAGS.decision]: decision.decision,
     [REGISTER_TAGS.decisionReason]: decision.reason,
     [REGISTER_TAGS.decidedBy]: decision.decidedBy,
     [REGISTER_TAGS.rougeL]: rougeL.toFixed(4),
+    [REGISTER_TAGS.mustBeat]: input.config.register.mustBeat,
+    [REGISTER_TAGS.leadRougeL]: input.baselines.lead.rouge.rougeL.toFixed(4),
+    [REGISTER_TAGS.commonRougeL]: input.baselines.common.rouge.rougeL.toFixed(4),
   };
   if (evaluated) {
     tags[REGISTER_TAGS.championVersion] = evaluated.version;
@@ -138,10 +149,10 @@ async function applyGate(
   }
   for (const [key, value] of Object.entries(tags)) await mlflow.setModelVersionTag(modelName, version, key, value);
   // The alias last: a version is never champion without the tags that say why.
-  await mlflow.setRegisteredModelAlias(modelName, GATE_ALIASES[decision.alias], version);
+  if (decision.decision !== 'rejected') await mlflow.setRegisteredModelAlias(modelName, GATE_ALIASES[decision.decision], version);
 
   return {
-    alias: decision.alias,
+    decision: decision.decision,
     reason: decision.reason,
     decidedBy: decision.decidedBy,
     rougeL,

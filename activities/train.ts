@@ -7,7 +7,7 @@
  * pipeline's tag, so every attempt logs to the same run and the loss curve continues.
  */
 import * as path from 'node:path';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { ChampionRef, TrainInput, TrainResult, TrainSpec } from '../lib/steps';
@@ -137,7 +137,7 @@ async function readPointer(outputDir: string): Promise<LatestCheckpoint | null> 
   throw new InvalidDataError(
     file,
     `${problem}, and ${checkpoints} holds no complete checkpoint-<step> directory to resume from instead`,
-    `Delete ${file} to train from step 0, or rewrite it to name a complete checkpoint (one with trainer_state.json), then retry.`,
+    `Delete ${file} to train from step 0, or rewrite it to name a complete checkpoint (one with a readable trainer_state.json), then retry.`,
   );
 }
 
@@ -162,10 +162,16 @@ async function newestCompleteCheckpoint(dir: string): Promise<LatestCheckpoint |
   return null;
 }
 
-/** The Trainer writes trainer_state.json last, so its presence marks a finished checkpoint. */
+const TrainerState = z.object({ global_step: z.number().int().nonnegative() });
+
+/**
+ * The Trainer writes trainer_state.json last, but not atomically: a checkpoint is complete when
+ * that file parses and names its step (a disk that filled mid-save can leave it cut short). The
+ * same rule as python/tuneflow_ml/checkpoints.py is_complete_checkpoint.
+ */
 async function isCompleteCheckpoint(dir: string): Promise<boolean> {
   try {
-    return (await stat(path.join(dir, 'trainer_state.json'))).isFile();
+    return TrainerState.safeParse(JSON.parse(await readFile(path.join(dir, 'trainer_state.json'), 'utf8'))).success;
   } catch {
     return false;
   }

@@ -7,10 +7,11 @@
  *   tuneflow plan --config configs/t5-11b-zero3-offload.yaml
  *   tuneflow summarize --text "..." [--model DIR] [--json]
  *   tuneflow serve [--config FILE] [--alias champion] [--port 5001]
+ *   tuneflow codec-server [--port 8888]      (decrypted payloads in the Temporal UI)
  *   tuneflow list --step train
  *   tuneflow schedule create nightly --config configs/t5-small.yaml --cron "0 2 * * *"
  *
- * Every command but `serve` (a foreground server) takes `--json` for scripts.
+ * Every command but `serve` and `codec-server` (foreground servers) takes `--json` for scripts.
  */
 import * as path from 'node:path';
 import { Command } from 'commander';
@@ -20,6 +21,7 @@ import { formatConfigIssues } from '../lib/config';
 import { InvalidConfigError } from '../lib/failures';
 import { describeFailure, failureCause } from '../lib/failure-cause';
 import { MlflowClient } from '../lib/mlflow';
+import { ENCRYPTED_ENCODING } from '../lib/payload-codec';
 import { PipelineResult } from '../lib/pipeline';
 import { workflowUrl } from '../lib/temporal-settings';
 import { connectClient, startPipeline, type PipelineHandle } from './start';
@@ -30,6 +32,7 @@ import { ProgressPrinter } from './render/printer';
 import { summarizeText, type SummarizeTextOptions } from './summarize-text';
 import { planCommand } from './plan';
 import { serveCommand, type ServeOptions } from './serve';
+import { codecServerCommand } from './codec-server';
 
 const POLL_MS = 2_000;
 
@@ -159,6 +162,13 @@ export function buildCli(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', (v: string) => Number(v), 5001)
     .action((options: ServeOptions) => serveCommand(options));
+  program
+    .command('codec-server')
+    .description("serve Temporal's codec endpoint (POST /decode, /encode) with TUNEFLOW_CODEC_KEYS, so the Temporal UI shows decrypted payloads")
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', (v: string) => Number(v), 8888)
+    .option('--ui-origin <origin...>', "the Temporal UI's origin(s) allowed to call it (default: TEMPORAL_UI_URL's)")
+    .action((options: { host: string; port: number; uiOrigin?: string[] }) => codecServerCommand(options));
   addOpsCommands(program);
   return program;
 }
@@ -168,7 +178,11 @@ if (require.main === module) {
     .parseAsync(process.argv)
     .then(() => process.exit(process.exitCode ?? 0))
     .catch((err: Error) => {
-      console.error(err instanceof InvalidConfigError ? err.message : `error: ${err.message}`);
+      // What the SDK says of an encrypted payload in a process without the codec's keys.
+      const encrypted = err.message.includes(`Unknown encoding: ${ENCRYPTED_ENCODING}`)
+        ? '\nThe payloads are encrypted: set TUNEFLOW_CODEC_KEYS and TUNEFLOW_CODEC_KEY_ID as for the workers (docs/operations.md, "Payload encryption").'
+        : '';
+      console.error(err instanceof InvalidConfigError ? err.message : `error: ${err.message}${encrypted}`);
       process.exit(err instanceof InvalidConfigError ? 2 : 1);
     });
 }

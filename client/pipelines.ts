@@ -5,7 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { PipelineStep, SEARCH_ATTRIBUTES } from '../lib/pipeline';
+import { PipelineStep, SEARCH_ATTRIBUTES, modelSearchValue } from '../lib/pipeline';
 import { fineTunePipeline } from '../workflows/finetune-pipeline';
 
 export const EXECUTION_STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'] as const;
@@ -18,7 +18,7 @@ export const PipelineFilter = z
     /** The step the pipeline is at (or stopped at): its TuneflowStep. */
     step: PipelineStep.optional(),
     status: z.enum(EXECUTION_STATUSES).optional(),
-    /** config.model.nameOrPath: its TuneflowModel. */
+    /** config.model.nameOrPath, matched by its last segment (TuneflowModel: lib/pipeline.ts modelSearchValue). */
     model: QueryValue.optional(),
     limit: z.number().int().positive().default(50),
   })
@@ -42,7 +42,7 @@ export type PipelineListEntry = z.infer<typeof PipelineListEntry>;
 export function visibilityQuery(filter: PipelineFilter): string {
   const clauses = [`WorkflowType = "${fineTunePipeline.name}"`];
   if (filter.step) clauses.push(`${SEARCH_ATTRIBUTES.step.name} = "${filter.step}"`);
-  if (filter.model) clauses.push(`${SEARCH_ATTRIBUTES.model.name} = "${filter.model}"`);
+  if (filter.model) clauses.push(`${SEARCH_ATTRIBUTES.model.name} = "${modelSearchValue(filter.model)}"`);
   if (filter.status) clauses.push(`ExecutionStatus = "${filter.status}"`);
   return clauses.join(' AND ');
 }

@@ -6,15 +6,19 @@
  */
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { parseConfig, type PipelineConfig, type PipelineConfigInput } from '../lib/config';
+import { tuneflowDataConverter } from '../lib/payload-codec';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { temporalSettings } from '../lib/temporal-settings';
 import { fineTunePipeline } from '../workflows/finetune-pipeline';
 
 export type PipelineHandle = WorkflowHandle<typeof fineTunePipeline>;
 
+/** A client of the configured server; with TUNEFLOW_CODEC_KEYS set, it encrypts and decrypts payloads (lib/payload-codec.ts). */
 export async function connectClient(): Promise<Client> {
+  // The codec's settings first: a bad key fails before any connection is made.
+  const dataConverter = tuneflowDataConverter();
   const connection = await Connection.connect({ address: temporalSettings.address });
-  return new Client({ connection, namespace: temporalSettings.namespace });
+  return new Client({ connection, namespace: temporalSettings.namespace, dataConverter });
 }
 
 /** A readable, unique id: `<config name>-<UTC timestamp>-<random>`. */

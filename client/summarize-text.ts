@@ -1,7 +1,8 @@
 /**
  * `tuneflow summarize --text "..."`: one summary from a model directory, with its latency, without
- * Temporal (a person trying a model, or measuring the single-request path). Runs
- * `python -m tuneflow_ml.summarize_text` through the same runner and event protocol as the steps.
+ * Temporal (a person trying a model, or measuring the single-request path). A generation engine
+ * answers it (lib/python-step/engine-pool.ts, the one GPU workers run for bulk summaries), with
+ * the config's summarize.engine: the latency is what a warm engine serves.
  */
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { loadConfigFile } from '../lib/config-file';
 import { parseConfig, type PipelineConfig } from '../lib/config';
 import { resolveFromRepo } from '../lib/artifacts';
 import { SummarizeTextResult, SummarizeTextSpec } from '../lib/steps';
-import { runStepInTempDir } from '../lib/python-step';
+import { generationEngines, stopGenerationEngines } from '../lib/python-step';
 
 export interface SummarizeTextOptions {
   text: string;
@@ -38,8 +39,10 @@ export function summarizeTextSpec(options: SummarizeTextOptions, config: Pipelin
       numBeams: config.summarize.numBeams,
       minNewTokens: config.summarize.minNewTokens,
       maxNewTokens: config.summarize.maxNewTokens,
+      ...config.generation,
     },
     repeat: options.repeat,
+    engine: { name: config.summarize.engine, computeType: config.summarize.computeType },
   });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ');
@@ -53,7 +56,12 @@ export async function summarizeText(options: SummarizeTextOptions): Promise<void
   const spec = summarizeTextSpec(options, config);
   // The library's own output (weight-loading progress bars) is noise here; failures keep its tail.
   process.env.TUNEFLOW_QUIET_PYTHON = '1';
-  const result = await runStepInTempDir('summarize_text', spec, SummarizeTextResult);
+  let result: SummarizeTextResult;
+  try {
+    result = SummarizeTextResult.parse(await generationEngines().run({ request: 'summarizeText', spec }, 'summarize --text', () => {}));
+  } finally {
+    await stopGenerationEngines();
+  }
   if (options.json) {
     console.log(JSON.stringify({ ...result, modelDir: spec.modelDir, generation: spec.generation }, null, 2));
     return;
@@ -64,7 +72,7 @@ export async function summarizeText(options: SummarizeTextOptions): Promise<void
   console.log(
     `latency ${ms(latencyMs.first)}` +
       (latencyMs.samples > 1 ? `, p50 ${ms(latencyMs.p50)} / p95 ${ms(latencyMs.p95)} over ${latencyMs.samples} calls` : '') +
-      ` on ${result.device} (model load ${ms(result.loadMs)}; ${spec.generation.numBeams} beams, ` +
+      ` on ${result.device}, ${result.engine.name} ${result.engine.computeType} (model load ${ms(result.loadMs)}; ${spec.generation.numBeams} beams, ` +
       `${spec.generation.minNewTokens}-${spec.generation.maxNewTokens} new tokens)`,
   );
 }

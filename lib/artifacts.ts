@@ -1,9 +1,10 @@
 /** Where a pipeline's artifacts live: `<storage.root>/<pipeline id>/<step>/`. */
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import type { PipelineConfig } from './config';
 import { InvalidConfigError } from './failures';
+import { ensureDirectory } from './storage-fault';
 
 /** The repository root (storage paths in configs are relative to it). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -27,7 +28,7 @@ export function stepDir(config: PipelineConfig, pipelineId: string, step: StepNa
 
 export async function ensureStepDir(config: PipelineConfig, pipelineId: string, step: StepName): Promise<string> {
   const dir = stepDir(config, pipelineId, step);
-  await mkdir(dir, { recursive: true });
+  await ensureDirectory(dir);
   return dir;
 }
 

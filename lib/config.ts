@@ -185,12 +185,57 @@ export const TrainConfig = z
     seed: z.number().int().default(42),
     /** A worker that stops heartbeating this long is presumed dead; the retry resumes from the last checkpoint. */
     heartbeatTimeoutSeconds: positiveInt.default(120),
+    /**
+     * Every this many optimizer steps, headlines for `evalSamples` validation rows (a fixed subset,
+     * drawn with train.seed) are generated with the evaluate and generation settings and scored:
+     * ROUGE-1/2/L and the validation loss go to the MLflow run as curves (val_rouge1, val_rouge2,
+     * val_rougeL, val_loss), and the checkpoint with the best ROUGE-L is the model that evaluate
+     * scores and register registers (kept whatever keepCheckpoints says). Each evaluation costs
+     * about what evaluate costs on `evalSamples` rows (docs/operations.md). null: off.
+     */
+    evalEverySteps: positiveInt.nullable().default(null),
+    evalSamples: positiveInt.default(200),
+    /**
+     * Stop once validation ROUGE-L has gone `patience` evaluations in a row without beating the best
+     * so far by more than `minDelta`; the result and the report say when, and the steps and
+     * GPU-hours saved against the configured epochs. null: train them all. Needs evalEverySteps.
+     */
+    earlyStopping: z
+      .object({ patience: positiveInt.default(3), minDelta: z.number().nonnegative().default(0) })
+      .strict()
+      .nullable()
+      .default(null),
   })
   .strict()
   .refine((t) => t.hostfile === null || t.deepspeed !== null, {
     message: 'hostfile needs train.deepspeed: several nodes are started by the DeepSpeed launcher',
     path: ['hostfile'],
+  })
+  .refine((t) => t.earlyStopping === null || t.evalEverySteps !== null, {
+    message: 'earlyStopping needs train.evalEverySteps: it stops on the ROUGE-L of the evaluations during training',
+    path: ['earlyStopping'],
+  })
+  // The Trainer keeps the best checkpoint only if every checkpoint step is also an evaluation step.
+  .refine((t) => t.evalEverySteps === null || t.checkpointEverySteps % t.evalEverySteps === 0, {
+    message: 'checkpointEverySteps must be a multiple of evalEverySteps (every checkpoint is scored, so the best one is known)',
+    path: ['evalEverySteps'],
   });
+
+/**
+ * Decoding controls shared by everything that generates (evaluate with its zero-shot baseline and
+ * the evaluations during training, summarize, `summarize --text`, the served model), so a headline
+ * is scored as it is served. The defaults change nothing: they are transformers' own.
+ */
+export const GenerationConfig = z
+  .object({
+    /** No run of this many tokens appears twice in one output (the seed's t5-small writes "Great ... Great ..."); 0: off. */
+    noRepeatNgramSize: z.number().int().nonnegative().default(0),
+    /** Above 1, a token the output already holds is that much less likely again; 1: off. */
+    repetitionPenalty: z.number().positive().default(1),
+    /** Beam search only (numBeams > 1): above 1 favours longer outputs, below 1 shorter; 1: neutral. */
+    lengthPenalty: z.number().default(1),
+  })
+  .strict();
 
 export const EvaluateConfig = z
   .object({
@@ -199,6 +244,12 @@ export const EvaluateConfig = z
     numBeams: positiveInt.default(1),
     maxNewTokens: positiveInt.default(32),
     batchSize: positiveInt.default(32),
+    /**
+     * Also score model.nameOrPath without fine-tuning (the seed's "no fine-tuning" row), beside the
+     * lead-N and most-common-headline baselines: one more generation pass over the rows. Skipped
+     * anyway, saying so, for a base model with random weights (tuneflow_ml.tiny_model's).
+     */
+    zeroShot: z.boolean().default(true),
   })
   .strict();
 
@@ -221,6 +272,13 @@ export const RegisterConfig = z
     reviewTimeoutSeconds: positiveInt.default(86_400),
     /** The decision of a borderline case nobody decided in time. */
     reviewDefault: z.enum(['promote', 'reject']).default('reject'),
+    /**
+     * The quality floor: a version whose ROUGE-L does not beat this baseline (scored by evaluate on
+     * the same rows) is registered `rejected`, with the reason, and never becomes champion, whatever
+     * the champion scores. `lead`: the review's first N words (N = the mean training headline
+     * length); `common`: the most common training headline for every review; `none`: no floor.
+     */
+    mustBeat: z.enum(['lead', 'common', 'none']).default('lead'),
   })
   .strict();
 
@@ -242,11 +300,28 @@ export const SummarizeConfig = z
     shardSize: positiveInt.default(1000),
     /** Inputs summarized one at a time after the bulk run to measure latency p50/p95 (0: none). */
     latencySamples: z.number().int().nonnegative().default(16),
+    /**
+     * What generates: `ctranslate2` (the model converted once per model directory and kept beside
+     * it; the same summaries as transformers in float32, several times faster on a CPU) or
+     * `transformers` (`model.generate`). A model CTranslate2 cannot convert, or settings it would
+     * decode differently (repetitionPenalty with beam search), use transformers, with a warning.
+     */
+    engine: z.enum(['ctranslate2', 'transformers']).default('ctranslate2'),
+    /**
+     * CTranslate2's arithmetic. `auto`: float32 on a CPU (the summaries transformers gives), bf16 on
+     * GPUs that have it, else float16. `int8` (and `int8_float16` on GPUs) is faster and smaller,
+     * with summaries that may differ.
+     */
+    computeType: z.enum(['auto', 'float32', 'float16', 'bfloat16', 'int8', 'int8_float16']).default('auto'),
   })
   .strict()
   .refine((s) => s.minNewTokens <= s.maxNewTokens, {
     message: 'minNewTokens must not exceed maxNewTokens',
     path: ['minNewTokens'],
+  })
+  .refine((s) => s.engine === 'ctranslate2' || s.computeType === 'auto', {
+    message: 'computeType applies to engine ctranslate2; transformers uses float32 on a CPU and bf16 on GPUs that have it (leave computeType auto)',
+    path: ['computeType'],
   });
 
 /** The run report written at the end of each pipeline (`<storage.root>/<pipeline id>/report/`). */
@@ -294,6 +369,7 @@ export const PipelineConfig = z
     split: SplitConfig.default(SplitConfig.parse({})),
     model: ModelConfig.default(ModelConfig.parse({})),
     train: TrainConfig.default(TrainConfig.parse({})),
+    generation: GenerationConfig.default(GenerationConfig.parse({})),
     evaluate: EvaluateConfig.default(EvaluateConfig.parse({})),
     register: RegisterConfig.default(RegisterConfig.parse({})),
     summarize: SummarizeConfig.default(SummarizeConfig.parse({})),

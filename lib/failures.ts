@@ -4,7 +4,7 @@
  * - `InvalidConfigError` and `InvalidDataError` are thrown by TypeScript steps for faults that a
  *   retry cannot fix; the activities layer turns them into non-retryable `ApplicationFailure`s.
  * - The MLflow client's and the CLI's own errors (`MlflowApiError`, `MlflowUnavailableError`,
- *   `ScheduleError`, `InvalidOptionsError`).
+ *   `ScheduleError`, `InvalidOptionsError`), and `InvalidEnvironmentError` for the payload codec's keys.
  * - `FailureKind` is what a Python step reports in its `error` event
  *   (python/tuneflow_ml/events.py FAILURE_KINDS; a test checks that both lists are equal).
  * - `FAILURE_TYPES` names every `ApplicationFailure.type` tuneflow raises; activity retry
@@ -79,8 +79,13 @@ export class InvalidOptionsError extends Error {
   readonly name = 'InvalidOptionsError';
 }
 
+/** Environment variables that do not parse (the payload codec's keys): each variable, its problem, what to do. */
+export class InvalidEnvironmentError extends Error {
+  readonly name = 'InvalidEnvironmentError';
+}
+
 /** Kinds of a Python step's `error` event. */
-export const FailureKind = z.enum(['InvalidConfig', 'InvalidData', 'OutOfMemory', 'Internal']);
+export const FailureKind = z.enum(['InvalidConfig', 'InvalidData', 'OutOfMemory', 'StorageUnwritable', 'Internal']);
 export type FailureKind = z.infer<typeof FailureKind>;
 
 export const FAILURE_TYPES = {
@@ -100,6 +105,11 @@ export const FAILURE_TYPES = {
   MlflowUnavailable: 'MlflowUnavailable',
   /** The preflight found problems of several types; the message lists each. */
   PreflightFailed: 'PreflightFailed',
+  /**
+   * A write under storage.root was refused by the storage itself (read-only, full, over quota):
+   * retried, so the step goes on by itself once the volume is writable again (lib/storage-fault.ts).
+   */
+  StorageUnwritable: 'StorageUnwritable',
 } as const;
 export type FailureType = keyof typeof FAILURE_TYPES;
 

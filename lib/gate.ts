@@ -1,18 +1,27 @@
 /**
- * The champion gate: whether a new model version takes the `champion` alias or becomes
- * `challenger`. Pure and deterministic, so the workflow (to know whether to wait for a person)
- * and the register activity (to act) decide alike.
+ * The champion gate: whether a new model version takes the `champion` alias, becomes
+ * `challenger`, or is `rejected` below the quality floor (register.mustBeat). Pure and
+ * deterministic, so the workflow (to know whether to wait for a person) and the register activity
+ * (to act) decide alike.
  */
 import { z } from 'zod';
 import type { PipelineConfig } from './config';
+import type { Baselines } from './steps/common';
 
 export const GATE_ALIASES = { champion: 'champion', challenger: 'challenger' } as const;
+
+/**
+ * Where a new version goes: the `champion` or `challenger` alias, or `rejected` (a tag, no alias)
+ * when it does not beat the baseline register.mustBeat names: such a model is never champion.
+ */
+export const GateDecision = z.enum(['champion', 'challenger', 'rejected']);
+export type GateDecision = z.infer<typeof GateDecision>;
 
 /** A person's decision of a borderline case: the `promote` / `reject` signal. */
 export const ReviewDecision = z.enum(['promote', 'reject']);
 export type ReviewDecision = z.infer<typeof ReviewDecision>;
 
-/** Who decided: the ROUGE-L rule, a person's signal, or the review timeout's default. */
+/** Who decided: the rule (ROUGE-L, the quality floor), a person's signal, or the review timeout's default. */
 export const DecidedBy = z.enum(['rule', 'signal', 'timeout']);
 export type DecidedBy = z.infer<typeof DecidedBy>;
 
@@ -20,7 +29,7 @@ export const Review = z.object({ decision: ReviewDecision, decidedBy: DecidedBy.
 export type Review = z.infer<typeof Review>;
 
 export interface GateProposal {
-  alias: keyof typeof GATE_ALIASES;
+  decision: GateDecision;
   /** new - champion ROUGE-L; null without a champion. */
   delta: number | null;
   /** Close enough to the champion (|delta| <= register.reviewBand) that a person should decide. */
@@ -28,27 +37,49 @@ export interface GateProposal {
   reason: string;
 }
 
-/** What the ROUGE-L rule decides, before any review. */
+/** What the rules decide, before any review: the quality floor first, then the champion comparison. */
 export function proposeGate(
   rougeL: number,
   championRougeL: number | null,
-  settings: Pick<PipelineConfig['register'], 'minDelta' | 'reviewBand'>,
+  baselines: Pick<Baselines, 'lead' | 'common'>,
+  settings: Pick<PipelineConfig['register'], 'minDelta' | 'reviewBand' | 'mustBeat'>,
 ): GateProposal {
-  if (championRougeL === null) {
-    return { alias: 'champion', delta: null, borderline: false, reason: 'no champion yet: the first version becomes champion' };
+  const delta = championRougeL === null ? null : rougeL - championRougeL;
+  const floor = qualityFloor(baselines, settings.mustBeat);
+  if (floor !== null && !(rougeL > floor.rougeL)) {
+    return {
+      decision: 'rejected',
+      delta,
+      borderline: false,
+      reason:
+        `ROUGE-L ${rougeL.toFixed(4)} does not beat ${floor.name} (${floor.rougeL.toFixed(4)} on the same rows; register.mustBeat: ${settings.mustBeat}): ` +
+        'rejected, never champion; train longer or on more data (the report shows ROUGE over the steps), or set register.mustBeat',
+    };
   }
-  const delta = rougeL - championRougeL;
+  if (championRougeL === null || delta === null) {
+    return { decision: 'champion', delta: null, borderline: false, reason: 'no champion yet: the first version becomes champion' };
+  }
   const borderline = settings.reviewBand > 0 && Math.abs(delta) <= settings.reviewBand;
   const scores = `ROUGE-L ${rougeL.toFixed(4)} vs champion ${championRougeL.toFixed(4)} (delta ${delta.toFixed(4)}, minDelta ${settings.minDelta})`;
   return delta >= settings.minDelta
-    ? { alias: 'champion', delta, borderline, reason: `${scores}: beats the champion` }
-    : { alias: 'challenger', delta, borderline, reason: `${scores}: does not beat the champion` };
+    ? { decision: 'champion', delta, borderline, reason: `${scores}: beats the champion` }
+    : { decision: 'challenger', delta, borderline, reason: `${scores}: does not beat the champion` };
 }
 
-/** The rule's proposal, overridden by a review when there was one. */
+/** The baseline register.mustBeat names, with its ROUGE-L; null for `none`. */
+function qualityFloor(
+  baselines: Pick<Baselines, 'lead' | 'common'>,
+  mustBeat: PipelineConfig['register']['mustBeat'],
+): { name: string; rougeL: number } | null {
+  if (mustBeat === 'lead') return { name: `lead-${baselines.lead.words} (the review's first ${baselines.lead.words} words)`, rougeL: baselines.lead.rouge.rougeL };
+  if (mustBeat === 'common') return { name: `the most common training headline ("${baselines.common.headline}")`, rougeL: baselines.common.rouge.rougeL };
+  return null;
+}
+
+/** The rules' proposal, overridden by a review when there was one; a rejected version stays rejected. */
 export function decideGate(proposal: GateProposal, review: Review | null): GateProposal & { decidedBy: DecidedBy } {
-  if (review === null) return { ...proposal, decidedBy: 'rule' };
-  const alias = review.decision === 'promote' ? 'champion' : 'challenger';
+  if (review === null || proposal.decision === 'rejected') return { ...proposal, decidedBy: 'rule' };
+  const decision = review.decision === 'promote' ? 'champion' : 'challenger';
   const who = review.decidedBy === 'signal' ? 'a person' : 'the review timeout (register.reviewDefault)';
-  return { ...proposal, alias, decidedBy: review.decidedBy, reason: `${proposal.reason}; borderline, ${review.decision} by ${who}` };
+  return { ...proposal, decision, decidedBy: review.decidedBy, reason: `${proposal.reason}; borderline, ${review.decision} by ${who}` };
 }

@@ -180,6 +180,16 @@ export class MlflowClient {
     await this.call('POST', 'runs/set-tag', undefined, { run_id: runId, key, value });
   }
 
+  /** Logs metrics to a run at one step, in one call (non-finite values are left out: MLflow's JSON has no NaN). */
+  async logMetrics(runId: string, metrics: Record<string, number>, step = 0): Promise<void> {
+    const timestamp = Date.now();
+    const finite = Object.entries(metrics).filter(([, value]) => Number.isFinite(value));
+    await this.call('POST', 'runs/log-batch', undefined, {
+      run_id: runId,
+      metrics: finite.map(([key, value]) => ({ key, value, timestamp, step })),
+    });
+  }
+
   /** Records datasets as the run's inputs (MLflow dedups a dataset by name and digest). */
   async logInputs(runId: string, datasets: MlflowDatasetInput[]): Promise<void> {
     await this.call('POST', 'runs/log-inputs', undefined, {

@@ -29,6 +29,16 @@ export const SEARCH_ATTRIBUTES = {
   rougeL: defineSearchAttributeKey('TuneflowRougeL', SearchAttributeType.DOUBLE),
 } as const;
 
+/**
+ * TuneflowModel's value: the last segment of model.nameOrPath (`t5-small`; `tiny-t5` of
+ * `/models/tiny-t5`; `flan-t5-large` of `google/flan-t5-large`). The server indexes search
+ * attributes in plaintext, even with the payload codec on, so a full path stays in the
+ * (encrypted) payloads only.
+ */
+export function modelSearchValue(nameOrPath: string): string {
+  return nameOrPath.split(/[/\\]/).filter((segment) => segment !== '').at(-1) ?? nameOrPath;
+}
+
 /** Raw (not yet defaulted) config: the workflow validates it, so a schedule can hold plain YAML. */
 export const PipelineInput = z.object({ config: z.unknown() });
 export type PipelineInput = z.infer<typeof PipelineInput>;

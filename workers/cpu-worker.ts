@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { cpuActivities } from '../activities';
+import { tuneflowDataConverter } from '../lib/payload-codec';
 import { SHUTDOWN_BUDGET } from '../lib/shutdown-grace';
 import { TASK_QUEUES } from '../lib/task-queues';
 import { runWorker } from './run-worker';
@@ -20,6 +21,8 @@ export async function createCpuWorker(
     connection,
     namespace,
     taskQueue: TASK_QUEUES.cpu,
+    // Encrypted payloads and failures when TUNEFLOW_CODEC_KEYS is set (lib/payload-codec.ts).
+    dataConverter: tuneflowDataConverter(),
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
     activities,
     maxConcurrentActivityTaskExecutions: 4,

@@ -80,22 +80,23 @@ export const reporting = proxyActivities<Pick<typeof cpuActivities, 'report'>>({
 });
 
 /**
- * BulkSummarize's activities, all on GPU workers. The runner heartbeats every 5 s and on each
- * batch: a worker silent for `heartbeatTimeoutSeconds` is dead, and the retry elsewhere loses at
- * most the shard it was on.
+ * BulkSummarize's activities: the shards on GPU workers, planning and merging (DuckDB
+ * bookkeeping, no model) on CPU workers. The shards heartbeat every 5 s and on each batch: a
+ * worker silent for `heartbeatTimeoutSeconds` is dead, and the retry elsewhere loses at most the
+ * shard it was on.
  */
 export function bulkSummarizing(heartbeatTimeoutSeconds: number) {
   const heartbeatTimeout: Duration = `${heartbeatTimeoutSeconds} seconds`;
   const retry = retryPolicy('10 seconds', '10 minutes', 5);
   return {
-    /** Planning reads the cleaned data and counts; merging concatenates shard files. */
-    light: proxyActivities<Pick<typeof gpuActivities, 'planSummarize' | 'mergeSummaries'>>({
-      taskQueue: TASK_QUEUES.gpu,
+    /** Planning reads the cleaned data and writes the inputs; merging joins them with the shards' summaries. */
+    light: proxyActivities<Pick<typeof cpuActivities, 'planSummarize' | 'mergeSummaries'>>({
+      taskQueue: TASK_QUEUES.cpu,
       startToCloseTimeout: '2 hours',
       heartbeatTimeout,
       retry,
     }),
-    /** Generating a batch of shards loads the model and runs for hours. */
+    /** Generating a batch of shards runs for hours. */
     shards: proxyActivities<Pick<typeof gpuActivities, 'summarizeShards'>>({
       taskQueue: TASK_QUEUES.gpu,
       startToCloseTimeout: '1 day',

@@ -21,7 +21,7 @@ import { FAILURE_TYPES } from '../lib/failures';
 import { proposeGate, type Review, type ReviewDecision } from '../lib/gate';
 import type { ReportInput } from '../lib/steps';
 import { TASK_QUEUES } from '../lib/task-queues';
-import { SEARCH_ATTRIBUTES, type PipelineInput, type PipelineResult, type ReportOutcome } from '../lib/pipeline';
+import { SEARCH_ATTRIBUTES, modelSearchValue, type PipelineInput, type PipelineResult, type ReportOutcome } from '../lib/pipeline';
 import { generation, light, preflighting, reporting, training } from './activity-options';
 import { bulkSummarize } from './bulk-summarize';
 import { trackProgress } from './progress';
@@ -51,7 +51,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
     });
   }
   const config = parsed.data;
-  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: config.model.nameOrPath }]);
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: modelSearchValue(config.model.nameOrPath) }]);
 
   const base = { pipelineId, config };
   // Every check that needs no GPU, on a CPU worker: a config that cannot run fails here, in seconds.
@@ -88,7 +88,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
 
   const evaluation = await step('evaluate', () =>
     generation.evaluate.executeWithOptions({ summary: `ROUGE on ${split.validationRows} rows` }, [
-      { ...base, modelDir: trained.modelDir, validationPath: split.validationPath, mlflowRunId: trained.mlflowRunId },
+      { ...base, modelDir: trained.modelDir, validationPath: split.validationPath, trainPath: split.trainPath, mlflowRunId: trained.mlflowRunId },
     ]),
   );
   progress.rouge = evaluation.rouge;
@@ -105,7 +105,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
   }
 
   const registered = await step('register', async () => {
-    const proposal = proposeGate(evaluation.rouge.rougeL, evaluation.champion?.rouge.rougeL ?? null, config.register);
+    const proposal = proposeGate(evaluation.rouge.rougeL, evaluation.champion?.rouge.rougeL ?? null, evaluation.baselines, config.register);
     const gate = { champion: evaluation.champion, review: proposal.borderline ? await review(proposal.reason) : null };
     return light.register.executeWithOptions({ summary: `register ${config.register.modelName}` }, [
       {
@@ -115,6 +115,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
         mlflowRunId: trained.mlflowRunId,
         modelUri: trained.modelUri,
         rouge: evaluation.rouge,
+        baselines: evaluation.baselines,
         datasets: {
           train: { path: split.trainPath, rows: split.trainRows },
           validation: { path: split.validationPath, rows: split.validationRows },

@@ -1,6 +1,6 @@
 """Generation on one model: bulk summaries/s on tuneflow's path (length-sorted batches of
 summarize.batchSize, tuneflow_ml.generation.generate_ids) against the seed's batches of 8 in input
-order (bench/summarize/bench.py's seed_approach), then single-request latency on tuneflow's
+order (bench/summarize/seed.py), then single-request latency on tuneflow's
 `summarize --text` path (one input, batch 1, tokenizing included). Prints one JSON line.
 
     python -m measured_step generation_bench --spec spec.json
@@ -18,11 +18,11 @@ import torch
 
 from tuneflow_ml.generation import GenerationParams, device_name, encode, generate_ids, load_model
 
-SEED_BENCH = Path(__file__).resolve().parents[1] / "summarize" / "bench.py"
+SEED_BENCH = Path(__file__).resolve().parents[1] / "summarize" / "seed.py"
 
 
 def seed_approach():
-    spec = importlib.util.spec_from_file_location("summarize_bench", SEED_BENCH)
+    spec = importlib.util.spec_from_file_location("summarize_seed", SEED_BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.seed_approach

@@ -23,6 +23,7 @@ export function finalTable(result: PipelineResult, mlflow: MlflowLinks): string 
     ['rows filtered / sampled out', `${counts.filteredCategory} / ${counts.sampledOut}`],
     ['train / validation rows', `${result.split.trainRows} / ${result.split.validationRows}`],
     ['training', `${result.train.globalStep} steps on ${result.train.device}, final loss ${result.train.trainLoss?.toFixed(4) ?? 'n/a'}`],
+    ...trainingEndRows(result.train),
     ...(result.train.metricsNotLogged > 0
       ? ([['  metric points lost', `${result.train.metricsNotLogged} (MLflow was down past its retries; the run is tagged tuneflow.metrics_not_logged)`]] as [string, string][])
       : []),
@@ -32,8 +33,9 @@ export function finalTable(result: PipelineResult, mlflow: MlflowLinks): string 
         .map((v) => v.toFixed(4))
         .join(' / '),
     ],
+    ['ROUGE-L of the baselines', baselinesLine(evaluation.baselines)],
     ['model version', `${registered.modelName} v${registered.version}`],
-    ['champion gate', `${registered.gate.alias} (decided by ${registered.gate.decidedBy})`],
+    ['champion gate', `${registered.gate.decision} (decided by ${registered.gate.decidedBy})`],
     [
       'ROUGE-L new / champion',
       `${registered.gate.rougeL.toFixed(4)} / ${registered.gate.champion ? `${registered.gate.champion.rougeL.toFixed(4)} (v${registered.gate.champion.version})` : 'none'}`,
@@ -50,6 +52,37 @@ export function finalTable(result: PipelineResult, mlflow: MlflowLinks): string 
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return ['', ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`)].join('\n');
+}
+
+/** How training ended: the best checkpoint it kept, and what early stopping did. */
+function trainingEndRows(train: PipelineResult['train']): [string, string][] {
+  const rows: [string, string][] = [];
+  if (train.evaluations?.best) {
+    const { best, done, samples } = train.evaluations;
+    rows.push(['  best checkpoint', `step ${best.step}, validation ROUGE-L ${best.rougeL.toFixed(4)} (${done} evaluations on ${samples} rows): the registered model`]);
+  }
+  const stopping = train.earlyStopping;
+  if (stopping) {
+    rows.push([
+      '  early stopping',
+      stopping.stopped
+        ? `stopped at step ${stopping.step} of ${stopping.configuredSteps}: ${stopping.stepsSaved} steps and ${stopping.gpuHoursSaved.toFixed(2)} GPU-hours saved`
+        : `ran all ${stopping.configuredSteps} steps`,
+    ]);
+    rows.push(['    why', stopping.reason]);
+  }
+  return rows;
+}
+
+/** The baselines evaluate scored on the model's rows: lead-N, the most common headline, zero-shot. */
+function baselinesLine(baselines: PipelineResult['evaluation']['baselines']): string {
+  const zeroShot = baselines.zeroShot.rouge
+    ? baselines.zeroShot.rouge.rougeL.toFixed(4)
+    : `skipped (${baselines.zeroShot.skipped ?? 'not scored'})`;
+  return (
+    `lead-${baselines.lead.words} ${baselines.lead.rouge.rougeL.toFixed(4)} / ` +
+    `most common headline ${baselines.common.rouge.rougeL.toFixed(4)} / zero-shot ${zeroShot}`
+  );
 }
 
 /** The DAG, one step a line: state, attempts, duration, and what the running step is doing. */

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
-import type { gpuActivities } from '../../activities';
+import type { cpuActivities, gpuActivities } from '../../activities';
 import { BulkSummarizeInput, ShardRef, SummarizePlan } from '../../lib/steps';
 import { readWorkflow } from './history';
 import { runningActivity, type RunningActivity } from './pending';
@@ -17,7 +17,7 @@ export const ShardProgress = z.object({
 export type ShardProgress = z.infer<typeof ShardProgress>;
 
 /** The BulkSummarize activities whose results say how far it is (typed: a rename fails the check). */
-const PLAN_SUMMARIZE: keyof typeof gpuActivities = 'planSummarize';
+const PLAN_SUMMARIZE: keyof typeof cpuActivities = 'planSummarize';
 const SUMMARIZE_SHARDS: keyof typeof gpuActivities = 'summarizeShards';
 
 /**

@@ -5,8 +5,7 @@
  */
 import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-
-type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+import { describeDecoded, fetchDecodedHistory, type History } from '../../lib/decoded-reads';
 
 export interface ActivityRecord {
   type: string;
@@ -74,10 +73,13 @@ function readHistory(history: History): HistoryReading {
   };
 }
 
-/** What a view reads of one workflow: its description (pending activities and children) and its history. */
+/**
+ * What a view reads of one workflow: its description (pending activities and children) and its
+ * history, decoded with the client's payload codecs (lib/payload-codec.ts).
+ */
 export async function readWorkflow(
   handle: WorkflowHandle,
 ): Promise<{ description: WorkflowExecutionDescription; history: HistoryReading }> {
-  const [description, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
+  const [description, history] = await Promise.all([describeDecoded(handle), fetchDecodedHistory(handle)]);
   return { description, history: readHistory(history) };
 }

@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import type { cpuActivities, gpuActivities } from '../../activities';
+import { describeDecoded } from '../../lib/decoded-reads';
 import { StepHeartbeat } from '../../lib/python-step/protocol';
 import { PIPELINE_STEPS, PipelineProgress, PipelineStep, StepStatus } from '../../lib/pipeline';
 import { progressQuery } from '../../workflows/finetune-pipeline';
@@ -144,7 +145,7 @@ export async function pipelineStatus(client: Client, pipelineId: string, now = D
  */
 export async function currentProgress(client: Client, pipelineId: string): Promise<StepProgress | null> {
   const handle = client.workflow.getHandle(pipelineId);
-  const [rawProgress, description] = await Promise.all([handle.query(progressQuery), handle.describe()]);
+  const [rawProgress, description] = await Promise.all([handle.query(progressQuery), describeDecoded(handle)]);
   const progress = PipelineProgress.parse(rawProgress);
   const step = progress.currentStep;
   if (!step) return null;

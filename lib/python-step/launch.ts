@@ -15,6 +15,21 @@ export function pythonExecutable(): string {
   return process.env.TUNEFLOW_PYTHON ?? path.join(REPO_ROOT, '.venv', 'bin', 'python');
 }
 
+/**
+ * The environment of every Python process of tuneflow (steps and engines): our package importable,
+ * events to `socketPath`, output unbuffered (the last lines before a crash are the useful ones).
+ */
+export function pythonEnvironment(socketPath: string): Record<string, string | undefined> {
+  return {
+    PYTHONPATH: [path.join(REPO_ROOT, 'python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+    TUNEFLOW_EVENTS_SOCKET: socketPath,
+    PYTHONUNBUFFERED: '1',
+    // The payload codec's keys stay in this process: no Python library can print them.
+    TUNEFLOW_CODEC_KEYS: undefined,
+    TUNEFLOW_CODEC_KEY_ID: undefined,
+  };
+}
+
 /** The command line of a step; the launcher starts `python -m tuneflow_ml.<module>` per rank. */
 export function stepCommand(module: string, specPath: string, launch: Launch): [string, ...string[]] {
   const moduleArgs = ['--spec', specPath];

@@ -5,9 +5,15 @@
  * socket named by TUNEFLOW_EVENTS_SOCKET (the activity listens), never to stdout, which libraries
  * print to.
  * `python/tuneflow_ml/events.py` is the writing side of this file.
+ *
+ * The generation engine (`python -m tuneflow_ml.engine`, one long-lived process per GPU of a
+ * worker, lib/python-step/engine.ts) talks the same events on the same kind of socket, and reads
+ * requests from it (EngineRequest, one per line): it says `ready` once started, then answers
+ * each request, one at a time, with its progress and logs and one `result` or `error`.
  */
 import { z } from 'zod';
 import { FailureKind } from '../failures';
+import { ShardJob, SummarizeTextSpec } from '../steps/summarize';
 
 export const ProgressEvent = z.object({
   event: z.literal('progress'),
@@ -52,6 +58,13 @@ export const ErrorEvent = z.object({
   message: z.string(),
 });
 
+/** The engine is started (its libraries imported) and takes requests. */
+export const ReadyEvent = z.object({
+  event: z.literal('ready'),
+  pid: z.number().int().positive(),
+  device: z.string(),
+});
+
 export const StepEvent = z.discriminatedUnion('event', [
   ProgressEvent,
   CheckpointEvent,
@@ -59,10 +72,19 @@ export const StepEvent = z.discriminatedUnion('event', [
   LogEvent,
   ResultEvent,
   ErrorEvent,
+  ReadyEvent,
 ]);
 export type StepEvent = z.infer<typeof StepEvent>;
 export type ProgressEvent = z.infer<typeof ProgressEvent>;
 export type CheckpointEvent = z.infer<typeof CheckpointEvent>;
+export type ReadyEvent = z.infer<typeof ReadyEvent>;
+
+/** What the engine is asked: one shard of bulk summarization, or one text (`tuneflow summarize --text`). */
+export const EngineRequest = z.discriminatedUnion('request', [
+  z.object({ request: z.literal('summarizeShard'), job: ShardJob }),
+  z.object({ request: z.literal('summarizeText'), spec: SummarizeTextSpec }),
+]);
+export type EngineRequest = z.infer<typeof EngineRequest>;
 
 /**
  * Heartbeat details of an activity: a Python step sends its last progress and checkpoint events

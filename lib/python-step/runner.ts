@@ -17,17 +17,15 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { rm, writeFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES, failureTypeOfKind } from '../failures';
 import { REPO_ROOT } from '../artifacts';
 import { StepEvent, type StepHeartbeat } from './protocol';
-import { stepCommand, type Launch } from './launch';
+import { pythonEnvironment, stepCommand, type Launch } from './launch';
+import { collectOutput } from './output';
 import { signalGroup, stopProcessGroup } from './process-group';
-
-const OUTPUT_TAIL_LINES = 40;
 
 export interface PythonStepOptions {
   /** Module under `tuneflow_ml` (train, evaluate, summarize). */
@@ -99,28 +97,13 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
   const [command, ...args] = stepCommand(options.module, options.specPath, options.launch ?? { kind: 'python' });
   const child = execa(command, args, {
     cwd: REPO_ROOT,
-    env: {
-      PYTHONPATH: [path.join(REPO_ROOT, 'python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
-      TUNEFLOW_EVENTS_SOCKET: socketPath,
-      PYTHONUNBUFFERED: '1',
-    },
+    env: pythonEnvironment(socketPath),
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, which signalGroup and stopProcessGroup address as a whole.
     detached: true,
     reject: false,
     buffer: false,
   });
-
-  const collectOutput = (stream: Readable | null, label: string) => {
-    if (!stream) return Promise.resolve();
-    const lines = createInterface({ input: stream });
-    lines.on('line', (line) => {
-      outputTail.push(line);
-      if (outputTail.length > OUTPUT_TAIL_LINES) outputTail.shift();
-      if (process.env.TUNEFLOW_QUIET_PYTHON !== '1') process.stderr.write(`[${options.module} ${label}] ${line}\n`);
-    });
-    return new Promise<void>((resolve) => lines.on('close', resolve));
-  };
 
   // Done when the processes have exited and every rank's events are read. A rank that outlived
   // its launcher would hold its connection open: nothing of the step may run past this point.
@@ -139,8 +122,8 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
   const ticker = context ? setInterval(() => context.heartbeat(heartbeat), tickMs) : null;
   const finished = Promise.all([
     drainEvents(),
-    collectOutput(child.stdout, 'stdout'),
-    collectOutput(child.stderr, 'stderr'),
+    collectOutput(child.stdout, `${options.module} stdout`, outputTail),
+    collectOutput(child.stderr, `${options.module} stderr`, outputTail),
     child,
   ]);
   let completed;

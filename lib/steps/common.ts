@@ -35,3 +35,17 @@ export type RougeScores = z.infer<typeof RougeScores>;
 
 export const ChampionScore = z.object({ version: z.string().min(1), rouge: RougeScores });
 export type ChampionScore = z.infer<typeof ChampionScore>;
+
+/**
+ * What the model must be better than, scored by evaluate on the same rows with the same scorer
+ * (python/tuneflow_ml/baselines.py); register's quality floor (register.mustBeat) reads them.
+ */
+export const Baselines = z.object({
+  /** The first `words` words of each review; `words` is the mean training headline length. */
+  lead: z.object({ words: z.number().int().positive(), rouge: RougeScores }),
+  /** The most common training headline, given for every review. */
+  common: z.object({ headline: z.string(), rouge: RougeScores }),
+  /** model.nameOrPath without fine-tuning; `rouge` null and `skipped` the reason when not scored. */
+  zeroShot: z.object({ model: z.string(), rouge: RougeScores.nullable(), skipped: z.string().nullable() }),
+});
+export type Baselines = z.infer<typeof Baselines>;

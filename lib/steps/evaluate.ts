@@ -3,11 +3,13 @@
  * EvaluateResult.
  */
 import { z } from 'zod';
-import { ChampionRef, ChampionScore, count, path, RougeScores, StepInput } from './common';
+import { Baselines, ChampionRef, ChampionScore, count, path, RougeScores, StepInput } from './common';
 
 export const EvaluateInput = StepInput.extend({
   modelDir: path,
   validationPath: path,
+  /** The training split: the lead-N length and the most common headline come from it. */
+  trainPath: path,
   mlflowRunId: z.string().min(1),
 });
 export type EvaluateInput = z.infer<typeof EvaluateInput>;
@@ -26,5 +28,6 @@ export const EvaluateResult = z.object({
   samplesPath: path,
   /** The champion's scores on the same rows; null without a champion. */
   champion: ChampionScore.nullable(),
+  baselines: Baselines,
 });
 export type EvaluateResult = z.infer<typeof EvaluateResult>;

@@ -3,8 +3,8 @@
  * (activities/register.ts), no Python module.
  */
 import { z } from 'zod';
-import { DecidedBy, Review } from '../gate';
-import { ChampionScore, count, path, RougeScores, StepInput } from './common';
+import { DecidedBy, GateDecision, Review } from '../gate';
+import { Baselines, ChampionScore, count, path, RougeScores, StepInput } from './common';
 
 export const RegisterInput = StepInput.extend({
   workflowId: z.string().min(1),
@@ -13,6 +13,8 @@ export const RegisterInput = StepInput.extend({
   mlflowRunId: z.string().min(1),
   modelUri: z.string().min(1),
   rouge: RougeScores,
+  /** evaluate's baselines on the same rows: register.mustBeat's floor. */
+  baselines: Baselines,
   /** The split's files, fingerprinted into the run's dataset inputs (lineage). */
   datasets: z.object({
     train: z.object({ path, rows: count }),
@@ -35,7 +37,8 @@ export const RegisterResult = z.object({
   created: z.boolean(),
   /** Where the version went and why. */
   gate: z.object({
-    alias: z.enum(['champion', 'challenger']),
+    /** champion and challenger are aliases; rejected (below register.mustBeat's baseline) is a tag only. */
+    decision: GateDecision,
     reason: z.string(),
     decidedBy: DecidedBy,
     rougeL: z.number(),

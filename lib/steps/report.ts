@@ -48,7 +48,10 @@ export type ReportTable = z.infer<typeof ReportTable>;
 /** What report.py returns: the files it wrote (also logged to the run under `report/`) and the table. */
 export const ReportStepResult = z.object({
   htmlPath: path,
-  /** The PNG plots beside the HTML: loss curve, ROUGE against the champion, throughput. */
+  /**
+   * The PNG plots beside the HTML: loss curve, ROUGE beside the champion and the baselines,
+   * throughput, and with train.evalEverySteps ROUGE over the steps with the stopping point.
+   */
   plots: z.array(path).min(1),
   artifactPath: z.string().min(1),
   table: ReportTable,

@@ -37,6 +37,34 @@ export const TrainResult = z.object({
    * then carries the tag `tuneflow.metrics_not_logged` with this count.
    */
   metricsNotLogged: count,
+  /** The evaluations during training (train.evalEverySteps); null when off. */
+  evaluations: z
+    .object({
+      /** Evaluations in the Trainer's history, every attempt included. */
+      done: count,
+      /** Validation rows each one scored (train.evalSamples, at most the validation split). */
+      samples: count,
+      /** Time the evaluations took, as the Trainer's history logged it. */
+      seconds: z.number().nonnegative(),
+      /** The checkpoint with the best validation ROUGE-L: the saved model (modelDir) is its weights. */
+      best: z.object({ step: count, rougeL: z.number(), checkpoint: path }).nullable(),
+    })
+    .nullable(),
+  /** What train.earlyStopping did; null without it. */
+  earlyStopping: z
+    .object({
+      stopped: z.boolean(),
+      /** The step training ended at. */
+      step: count,
+      /** The steps the configured epochs (or train.maxSteps) make. */
+      configuredSteps: count,
+      stepsSaved: count,
+      /** stepsSaved at this attempt's mean seconds per step (evaluations included) x the GPUs it held; 0 on CPUs. */
+      gpuHoursSaved: z.number().nonnegative(),
+      /** Why and when it stopped, or why it ran every step. */
+      reason: z.string(),
+    })
+    .nullable(),
 });
 export type TrainResult = z.infer<typeof TrainResult>;
 

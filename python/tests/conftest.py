@@ -201,6 +201,55 @@ def run_step(
     return StepRun(process.returncode, events, stderr_path.read_text())
 
 
+class Engine:
+    """`python -m tuneflow_ml.engine` as a GPU worker runs it (lib/python-step/engine.ts): it
+    connects to our socket, says ready, then answers one request at a time on the same socket."""
+
+    def __init__(self, workdir: Path, *args: str) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.stderr_path = workdir / "engine.stderr"
+        socket_path = workdir / "engine.sock"
+        socket_path.unlink(missing_ok=True)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(socket_path))
+        server.listen()
+        server.settimeout(120)
+        env = {**os.environ, "TUNEFLOW_EVENTS_SOCKET": str(socket_path), "PYTHONPATH": str(PYTHON_DIR)}
+        with open(self.stderr_path, "w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tuneflow_ml.engine", *args], cwd=PYTHON_DIR, env=env,
+                stdout=stderr, stderr=stderr, start_new_session=True,
+            )  # fmt: skip
+        self.connection, _ = server.accept()
+        server.close()
+        self.connection.settimeout(600)
+        self.pending = b""
+        [self.ready] = self._events_until(lambda e: e["event"] == "ready")
+
+    def _events_until(self, last: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        events = []
+        while True:
+            while b"\n" in self.pending:
+                line, self.pending = self.pending.split(b"\n", 1)
+                events.append(json.loads(line))
+                if last(events[-1]):
+                    return events
+            data = self.connection.recv(65536)
+            assert data, f"the engine closed its socket:\n{self.stderr_path.read_text()[-3000:]}"
+            self.pending += data
+
+    def request(self, request: dict[str, Any]) -> StepRun:
+        """Sends one request; its events up to its result or error (returncode 0 while the engine lives)."""
+        self.connection.sendall((json.dumps(request) + "\n").encode())
+        events = self._events_until(lambda e: e["event"] in ("result", "error"))
+        return StepRun(0 if self.process.poll() is None else self.process.returncode, events, self.stderr_path.read_text())
+
+    def close(self) -> int:
+        """Closes the socket, as a worker that goes away does; the engine's exit status."""
+        self.connection.close()
+        return self.process.wait(timeout=60)
+
+
 @pytest.fixture(scope="session")
 def trained(dataset, tiny_model, mlflow_uri, tmp_path_factory) -> tuple[dict[str, Any], StepRun]:
     """One complete training run (150 steps), shared by the train, evaluate, summarize and

@@ -11,7 +11,6 @@ from tuneflow_ml.data import read_columns, write_table
 from tuneflow_ml.events import StepError
 from tuneflow_ml.spec import load_spec
 from tuneflow_ml.spec_types import TrainSpec
-from tuneflow_ml.summary_shards import product_documents
 
 
 def write(path, columns):
@@ -71,12 +70,3 @@ def test_spec_unreadable(tmp_path):
         with pytest.raises(StepError) as error:
             load_spec(TrainSpec, ["--spec", str(path)])
         assert error.value.kind == "InvalidConfig" and str(path) in error.value.message
-
-
-def test_product_documents_join_reviews_in_file_order():
-    product_ids = ["B", "A", "B", "C", "B", "A", "", ""]
-    texts = ["b1", "a1", "b2", "c1", "b3", "a2", "x1", "x2"]
-    products, counts, documents = product_documents(product_ids, texts, 2)
-    assert products == ["B", "A"]  # C has one review: below min_reviews; "" is no product
-    assert counts == [3, 2]
-    assert documents == ["b1 b2 b3", "a1 a2"]

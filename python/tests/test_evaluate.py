@@ -7,8 +7,9 @@ import mlflow
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from rouge_score import rouge_scorer
 
-from conftest import run_step
+from conftest import StepRun, run_step
 from tuneflow_ml.evaluate import one_sentence_per_line, rouge
 from tuneflow_ml.generation import generate, load_model
 
@@ -20,6 +21,7 @@ def evaluate_spec(trained, output_dir) -> dict:
         "config": spec["config"],
         "modelDir": run.result()["modelDir"],
         "validationPath": spec["validationPath"],
+        "trainPath": spec["trainPath"],
         "mlflowRunId": spec["mlflowRunId"],
         "outputDir": str(output_dir),
         "champion": None,
@@ -39,9 +41,16 @@ def test_sentences_for_rouge_lsum():
     assert one_sentence_per_line(text) == "Great lens.\nBattery died!\nWhy?\n3.5 stars"
 
 
-def test_evaluate_step(trained, dataset, mlflow_uri, tmp_path):
-    spec = evaluate_spec(trained, tmp_path / "out")
-    run = run_step("evaluate", spec, tmp_path)
+@pytest.fixture(scope="module")
+def evaluated(trained, tmp_path_factory) -> tuple[dict, StepRun]:
+    """One evaluate run of the trained model (no champion), shared by the tests that read it."""
+    workdir = tmp_path_factory.mktemp("evaluate")
+    spec = evaluate_spec(trained, workdir / "out")
+    return spec, run_step("evaluate", spec, workdir)
+
+
+def test_evaluate_step(evaluated, dataset, mlflow_uri):
+    spec, run = evaluated
     result = run.result()
     assert result["numExamples"] == 16  # evaluate.maxSamples
     assert set(result["rouge"]) == {"rouge1", "rouge2", "rougeL", "rougeLsum"}
@@ -54,7 +63,7 @@ def test_evaluate_step(trained, dataset, mlflow_uri, tmp_path):
     assert all(isinstance(p, str) for p in samples["prediction"])
     assert rouge(samples["prediction"], samples["reference"]) == pytest.approx(result["rouge"])
     with open(os.path.join(spec["outputDir"], "rouge.json")) as f:
-        assert json.load(f) == result["rouge"] | {"numExamples": 16}
+        assert json.load(f) == result["rouge"] | {"numExamples": 16, "baselines": result["baselines"]}
 
     progress = run.of_kind("progress")
     assert {p["unit"] for p in progress} == {"examples"} and progress[-1]["step"] == progress[-1]["totalSteps"] == 16
@@ -62,9 +71,47 @@ def test_evaluate_step(trained, dataset, mlflow_uri, tmp_path):
     assert metrics["eval_rougeL"] == pytest.approx(result["rouge"]["rougeL"]) and metrics["eval_examples"] == 16
 
 
-def test_champion_scored_on_the_same_rows(trained, mlflow_uri, tmp_path):
-    """The champion is loaded through the registry; registered from the very model under test, it
-    must score exactly what the new model scores."""
+def mean_f1(scorer, predictions: list[str], references: list[str], key: str) -> float:
+    return sum(scorer.score(r, p)[key].fmeasure for p, r in zip(predictions, references, strict=True)) / len(references)
+
+
+def test_baselines_are_scored_on_the_models_rows(evaluated, dataset, mlflow_uri):
+    """lead-N and the most common headline, recomputed here from the split files with
+    rouge_score itself, on the rows the model was scored on (samples.parquet); the tiny base
+    model's zero-shot is skipped, saying why."""
+    spec, run = evaluated
+    result = run.result()
+    samples = pq.read_table(result["samplesPath"]).to_pydict()
+    train_headlines = pq.read_table(dataset["train"]).column("summary").to_pylist()
+    validation = pq.read_table(dataset["validation"]).to_pydict()
+    rows = validation["text"][: result["numExamples"]]
+    assert samples["text"] == rows and samples["reference"] == validation["summary"][: len(rows)]
+
+    words = int(sum(len(h.split()) for h in train_headlines) / len(train_headlines) + 0.5)
+    counts: dict[str, int] = {}
+    for headline in train_headlines:
+        counts[headline] = counts.get(headline, 0) + 1
+    common = max(counts, key=lambda h: (counts[h], -train_headlines.index(h)))
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    lead = [" ".join(text.split()[:words]) for text in rows]
+    baselines = result["baselines"]
+    assert baselines["lead"]["words"] == words and baselines["common"]["headline"] == common
+    for key in ("rouge1", "rouge2", "rougeL"):
+        assert baselines["lead"]["rouge"][key] == pytest.approx(mean_f1(scorer, lead, samples["reference"], key))
+        assert baselines["common"]["rouge"][key] == pytest.approx(mean_f1(scorer, [common] * len(rows), samples["reference"], key))
+    assert baselines["lead"]["rouge"]["rougeL"] > 0  # generated reviews repeat their headline's words
+
+    assert baselines["zeroShot"]["rouge"] is None and "random weights" in baselines["zeroShot"]["skipped"]
+    assert "zero_shot_prediction" not in samples
+    logged = mlflow.MlflowClient(mlflow_uri).get_run(spec["mlflowRunId"]).data
+    assert logged.metrics["baseline_lead_rougeL"] == pytest.approx(baselines["lead"]["rouge"]["rougeL"])
+    assert logged.metrics["baseline_common_rouge1"] == pytest.approx(baselines["common"]["rouge"]["rouge1"])
+    assert logged.tags["tuneflow.zero_shot_skipped"] == baselines["zeroShot"]["skipped"]
+
+
+def test_champion_and_zero_shot_scored_on_the_same_rows(trained, mlflow_uri, tmp_path):
+    """The champion is loaded through the registry, the base model zero-shot from its folder;
+    both the very model under test here, they must score exactly what the new model scores."""
     model_uri = trained[1].result()["modelUri"]
     name = f"evaluate-champion-{tmp_path.name}"
     # The registry resolves model_id through the global tracking store.
@@ -76,13 +123,17 @@ def test_champion_scored_on_the_same_rows(trained, mlflow_uri, tmp_path):
     version = client.create_model_version(name=name, source=logged.artifact_location, model_id=logged.model_id)
     champion = {"version": version.version, "modelUri": f"models:/{name}/{version.version}"}
     spec = evaluate_spec(trained, tmp_path / "out") | {"champion": champion}
+    model_dir = trained[1].result()["modelDir"]
+    spec["config"] = spec["config"] | {"model": spec["config"]["model"] | {"nameOrPath": model_dir}}
     result = run_step("evaluate", spec, tmp_path).result()
 
     assert result["champion"] == {"version": version.version, "rouge": pytest.approx(result["rouge"])}
     samples = pq.read_table(result["samplesPath"]).to_pydict()
-    assert samples["champion_prediction"] == samples["prediction"]
+    assert samples["champion_prediction"] == samples["prediction"] == samples["zero_shot_prediction"]
+    assert result["baselines"]["zeroShot"] == {"model": model_dir, "rouge": pytest.approx(result["rouge"]), "skipped": None}
     metrics = mlflow.MlflowClient(mlflow_uri).get_run(spec["mlflowRunId"]).data.metrics
     assert metrics["champion_eval_rougeL"] == pytest.approx(result["champion"]["rouge"]["rougeL"])
+    assert metrics["baseline_zeroshot_rougeL"] == pytest.approx(result["rouge"]["rougeL"])
 
 
 def test_bad_validation_file_fails_as_invalid_data(trained, tmp_path):

@@ -1,5 +1,6 @@
 """The event protocol (lib/python-step/protocol.ts) and the mapping of failures to error events."""
 
+import errno
 import json
 import socket
 import subprocess
@@ -64,6 +65,8 @@ def raiser(exc: BaseException):
         (torch.OutOfMemoryError("CUDA out of memory."), "OutOfMemory", False, "perDeviceTrainBatchSize"),
         (RuntimeError("CUDA error: out of memory"), "OutOfMemory", False, "gradientCheckpointing"),
         (ValueError("unexpected tensor shape"), "Internal", True, "ValueError: unexpected tensor shape"),
+        # The storage refusing a write: retryable (a person fixes the volume), named with its path.
+        (OSError(errno.EROFS, "Read-only file system", "/runs/p/train/spec.json"), "StorageUnwritable", True, "/runs/p/train/spec.json"),
     ],
 )
 def test_failures_map_to_one_error_event(events_socket, capfd, exc, kind, retryable, mentions):
@@ -104,9 +107,42 @@ def test_memory_error_without_message_names_its_class():
     assert "(MemoryError)" in message and "evaluate.batchSize" in message
 
 
+def wrapped(outer: Exception, inner: Exception) -> Exception:
+    """outer raised from inner, as a library that wraps the OSError raises it."""
+    try:
+        try:
+            raise inner
+        except Exception as exc:
+            raise outer from exc
+    except Exception as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    "exc, code, file",
+    [
+        (OSError(errno.ENOSPC, "No space left on device", "/runs/c/optimizer.pt"), errno.ENOSPC, "/runs/c/optimizer.pt"),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), errno.EDQUOT, None),
+        # safetensors keeps only the words of the OSError it hit.
+        (RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)"), errno.ENOSPC, None),
+        (wrapped(RuntimeError("PytorchStreamWriter failed writing file data/0"), OSError(errno.EROFS, "Read-only file system", "/runs/c")), errno.EROFS, "/runs/c"),
+        (OSError(errno.ENOENT, "No such file or directory", "/runs/c"), None, None),
+        (ValueError("no space for the sentence"), None, None),
+    ],
+)
+def test_storage_fault_finds_the_errno_through_wrappers(exc, code, file):
+    assert events.storage_fault(exc) == (None if code is None else (code, file))
+
+
+def test_storage_fault_message_says_what_to_do():
+    kind, message, retryable = events.describe_failure(RuntimeError("I/O error: No space left on device (os error 28)"), "summarize")
+    assert (kind, retryable) == ("StorageUnwritable", True)
+    assert "ENOSPC" in message and "free space" in message and "retried" in message
+
+
 def test_protocol_lists_are_the_literal_types():
-    assert events.FAILURE_KINDS == ("InvalidConfig", "InvalidData", "OutOfMemory", "Internal")
-    assert set(events.EVENT_TYPES) == {"progress", "checkpoint", "metrics", "log", "result", "error"}
+    assert events.FAILURE_KINDS == ("InvalidConfig", "InvalidData", "OutOfMemory", "StorageUnwritable", "Internal")
+    assert set(events.EVENT_TYPES) == {"progress", "checkpoint", "metrics", "log", "result", "error", "ready"}
 
 
 def test_out_of_memory_advice_names_every_remedy():

@@ -4,9 +4,10 @@ plain `model.generate` call per text gives, on the tiny T5."""
 import pytest
 import torch
 
-from conftest import make_reviews
+from conftest import default_config, make_reviews
 from tuneflow_ml.generation import (
     GenerationParams,
+    controls,
     encode,
     generate,
     generate_ids,
@@ -38,8 +39,12 @@ def one_at_a_time(tokenizer, model, texts: list[str], params: GenerationParams) 
     "params",
     [
         GenerationParams("summarize: ", 64, num_beams=1, max_new_tokens=12),
-        # The seed's product settings, scaled down: beam search with a minimum length.
-        GenerationParams("summarize: ", 64, num_beams=6, max_new_tokens=16, min_new_tokens=10),
+        # The seed's product settings, scaled down: beam search with a minimum length, and the
+        # config's generation controls all on.
+        GenerationParams(
+            "summarize: ", 64, num_beams=6, max_new_tokens=16, min_new_tokens=10,
+            no_repeat_ngram_size=2, repetition_penalty=1.3, length_penalty=0.6,
+        ),  # fmt: skip
     ],
     ids=["greedy", "beams"],
 )
@@ -61,9 +66,34 @@ def test_batched_equals_one_at_a_time(model, params):
         num_beams=params.num_beams,
         max_new_tokens=params.max_new_tokens,
         min_new_tokens=params.min_new_tokens,
+        no_repeat_ngram_size=params.no_repeat_ngram_size,
+        repetition_penalty=params.repetition_penalty,
+        length_penalty=params.length_penalty,
     )
     assert batched == one_at_a_time(tokenizer, t5, TEXTS, params)
     assert all(batched)
+
+
+def repeated_bigrams(token_ids: list[int]) -> int:
+    bigrams = list(zip(token_ids, token_ids[1:]))
+    return len(bigrams) - len(set(bigrams))
+
+
+def test_no_repeat_ngram_size_from_the_config_takes_effect(model):
+    """The random tiny model repeats itself, as the seed's t5-small does ("Great ... Great ...");
+    generation.noRepeatNgramSize: 2 leaves no token pair twice in an output."""
+    tokenizer, t5 = model
+    config = default_config()
+    config["generation"]["noRepeatNgramSize"] = 2
+    plain = GenerationParams("summarize: ", 64, num_beams=1, max_new_tokens=16)
+    controlled = GenerationParams("summarize: ", 64, num_beams=1, max_new_tokens=16, **controls(config))
+    assert controlled.no_repeat_ngram_size == 2 and controlled.repetition_penalty == 1.0
+
+    def outputs(params: GenerationParams) -> list[list[int]]:
+        return [tokenizer.encode(s, add_special_tokens=False) for s in one_at_a_time(tokenizer, t5, TEXTS[:6], params)]
+
+    assert sum(repeated_bigrams(ids) for ids in outputs(plain)) > 0  # else this test proves nothing
+    assert [repeated_bigrams(ids) for ids in outputs(controlled)] == [0] * 6
 
 
 def test_padding_without_attention_mask_changes_summaries(model):

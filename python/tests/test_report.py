@@ -13,6 +13,11 @@ from tuneflow_ml.report import loss_curve, table_cells
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ROUGE = {"rouge1": 0.42, "rouge2": 0.21, "rougeL": 0.40, "rougeLsum": 0.40}
 CHAMPION_ROUGE = {"rouge1": 0.38, "rouge2": 0.19, "rougeL": 0.35, "rougeLsum": 0.36}
+BASELINES = {
+    "lead": {"words": 4, "rouge": {"rouge1": 0.2, "rouge2": 0.1, "rougeL": 0.18, "rougeLsum": 0.18}},
+    "common": {"headline": "Great camera", "rouge": {"rouge1": 0.15, "rouge2": 0.05, "rougeL": 0.14, "rougeLsum": 0.14}},
+    "zeroShot": {"model": "tiny-t5", "rouge": None, "skipped": "tiny-t5 has random weights"},
+}
 
 
 def fake_pipeline(tmp_path, mlflow_uri) -> tuple[dict, int]:
@@ -29,6 +34,10 @@ def fake_pipeline(tmp_path, mlflow_uri) -> tuple[dict, int]:
     for timestamp, step, loss in [(1, 5, 2.0), (2, 10, 1.6), (3, 10, 1.4), (4, 15, 1.1)]:
         client.log_metric(run_id, "train_loss", loss, timestamp=timestamp, step=step)
     client.log_metric(run_id, "train_samples_per_second", 12.5, step=15)
+    # Evaluations during training every 5 steps; the best at step 5, stopped at 15 of 40.
+    for step, rouge_l in [(5, 0.31), (10, 0.30), (15, 0.29)]:
+        for key, value in (("val_rouge1", rouge_l + 0.1), ("val_rouge2", rouge_l - 0.1), ("val_rougeL", rouge_l), ("val_loss", 2.0)):
+            client.log_metric(run_id, key, value, step=step)
 
     samples_path = str(tmp_path / "samples.parquet")
     pq.write_table(
@@ -52,12 +61,16 @@ def fake_pipeline(tmp_path, mlflow_uri) -> tuple[dict, int]:
         "outputDir": str(tmp_path / "report"),
         "mlflowRunId": run_id,
         "train": {"modelDir": str(model_dir), "mlflowRunId": run_id, "modelUri": "models:/m-1", "globalStep": 15,
-                  "trainLoss": 1.1, "device": "NVIDIA H200", "bf16": True, "resumedFrom": None, "metricsNotLogged": 0},
+                  "trainLoss": 1.1, "device": "NVIDIA H200", "bf16": True, "resumedFrom": None, "metricsNotLogged": 0,
+                  "evaluations": {"done": 3, "samples": 200, "seconds": 42.0,
+                                  "best": {"step": 5, "rougeL": 0.31, "checkpoint": str(tmp_path / "checkpoint-5")}},
+                  "earlyStopping": {"stopped": True, "step": 15, "configuredSteps": 40, "stepsSaved": 25, "gpuHoursSaved": 1.5,
+                                    "reason": "validation ROUGE-L did not beat ... : stopped at step 15 of 40"}},
         "evaluation": {"rouge": ROUGE, "numExamples": 3, "samplesPath": samples_path,
-                       "champion": {"version": "3", "rouge": CHAMPION_ROUGE}},
+                       "champion": {"version": "3", "rouge": CHAMPION_ROUGE}, "baselines": BASELINES},
         "summaries": {"products": {"parquet": products, "csv": products + ".csv", "rows": 2}, "reviews": None,
                       "summariesPerSec": 4.5, "latencyMs": {"p50": 120.0, "p95": 180.0, "samples": 16},
-                      "shards": {"total": 1, "reused": 0, "dir": str(tmp_path)}},
+                      "shards": {"total": 1, "reused": 0, "dir": str(tmp_path)}, "warnings": []},
         "registered": {"modelName": "tuneflow-report-test", "version": "4"},
         "tuningMs": 5_400_000,  # 1.5 h
         "gpus": 2,
@@ -70,7 +83,7 @@ def test_report_writes_plots_table_and_samples_and_logs_them(tmp_path, mlflow_ur
     result = run_step("report", spec, tmp_path).result()
 
     names = [p.rsplit("/", 1)[-1] for p in result["plots"]]
-    assert names == ["loss.png", "rouge.png", "throughput.png"]
+    assert names == ["loss.png", "rouge.png", "throughput.png", "rouge_steps.png"]
     for path in result["plots"]:
         with open(path, "rb") as f:
             assert f.read(8) == PNG_SIGNATURE
@@ -101,9 +114,17 @@ def test_report_writes_plots_table_and_samples_and_logs_them(tmp_path, mlflow_ur
     # Samples: escaped, with the champion's column, capped at report.samples.
     assert "The &lt;b&gt;lens&lt;/b&gt; is sharp." in page and "<b>lens" not in page
     assert "<th>Champion</th>" in page and "Third review" not in page
+    # The baselines beside the model, the one not scored with its reason.
+    assert "<td>lead-4 (first words)</td><td>0.2000</td><td>0.1000</td><td>0.1800</td>" in page
+    assert "<td>most common headline</td><td>0.1500</td>" in page
+    assert "not scored: tiny-t5 has random weights" in page
+    # The seed's table gains the no-fine-tuning row; training says how it ended.
+    assert "<td>tiny-t5, no fine-tuning</td>" in page and "<th>ROUGE-L</th>" in page
+    assert "The model is the best checkpoint: step 5, validation ROUGE-L 0.3100." in page
+    assert "25 of 40 configured steps saved, 1.50 GPU-hours ($3.75)" in page
 
     logged = {a.path for a in MlflowClient(mlflow_uri).list_artifacts(spec["mlflowRunId"], "report")}
-    assert logged == {"report/report.html", "report/loss.png", "report/rouge.png", "report/throughput.png"}
+    assert logged == {"report/report.html", "report/loss.png", "report/rouge.png", "report/throughput.png", "report/rouge_steps.png"}
 
 
 def test_loss_curve_keeps_the_latest_value_of_a_step_logged_twice(tmp_path, mlflow_uri):

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from conftest import new_run, run_step, small_config, train_spec
+from tuneflow_ml import checkpoints
 from tuneflow_ml.events import StepError
 from tuneflow_ml.pyfunc_model import download_model_dir
 from tuneflow_ml.train import resolve_bf16
@@ -123,6 +124,19 @@ def test_incomplete_resume_checkpoint_is_invalid_data(trained, tmp_path):
     assert run.returncode == 1
     [error] = run.of_kind("error")
     assert error["kind"] == "InvalidData" and error["retryable"] is False and str(broken) in error["message"]
+
+
+def test_a_trainer_state_cut_short_by_a_full_disk_is_not_complete(tmp_path):
+    cut = tmp_path / "checkpoint-6"
+    cut.mkdir()
+    (cut / "trainer_state.json").write_text('{"best_global_step": null, "global_st')
+    whole = tmp_path / "checkpoint-4"
+    whole.mkdir()
+    (whole / "trainer_state.json").write_text('{"global_step": 4}')
+    assert not checkpoints.is_complete_checkpoint(str(cut)) and checkpoints.is_complete_checkpoint(str(whole))
+    assert checkpoints.incomplete_checkpoints(str(tmp_path)) == [str(cut)]
+    with pytest.raises(StepError, match="checkpoint-6 is not a complete checkpoint"):
+        checkpoints.check_checkpoint(str(cut))
 
 
 def test_bf16_setting():

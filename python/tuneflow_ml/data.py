@@ -1,6 +1,7 @@
 """Parquet in and out. Input problems are InvalidData errors that name the file: retrying cannot
 fix a file, rerunning clean/split can."""
 
+import contextlib
 import json
 import os
 
@@ -62,7 +63,13 @@ def write_table(
 def write_json(path: str, value: dict) -> None:
     """Writes JSON atomically: a reader sees the old file or the new one, never half of one."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(value, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except OSError:
+        # A full or read-only volume: no half-written temporary file is left beside the old one.
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise

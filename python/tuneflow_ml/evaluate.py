@@ -7,6 +7,8 @@ to the run's MLflow metrics, and returns EvaluateResult. When the spec names a c
 registered version holding the `champion` alias), it is loaded through MLflow and scored on the
 same rows with the same generation settings, so the champion gate compares like with like; its
 scores go to the run as champion_eval_* metrics and its predictions to samples.parquet.
+The baselines (baselines.py) are scored on the same rows: in rouge.json and the result under
+"baselines", on the run as baseline_<lead|common|zeroshot>_<rouge key> metrics.
 """
 
 import os
@@ -16,14 +18,16 @@ import time
 import mlflow
 from rouge_score import rouge_scorer
 
-from . import events
+from . import baselines, events
 from .data import read_columns, write_json, write_table
-from .generation import generate, load_model
+from .generation import controls, generate, load_model
 from .spec import load_spec
 from .spec_types import EvaluateSpec
-from .tracking import log_metrics
+from .tracking import log_metrics, set_tag
 
 ROUGE_KEYS = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+# On the run when the zero-shot baseline was not scored: its value says why.
+ZERO_SHOT_SKIPPED_TAG = "tuneflow.zero_shot_skipped"
 
 # rougeLsum scores sentence by sentence, one per line. nltk's punkt data cannot be downloaded
 # everywhere, so sentences end at ".", "!" or "?" followed by whitespace (as in clean's split).
@@ -53,6 +57,16 @@ def load_champion(tracking_uri: str, model_uri: str):
     return summarizer.tokenizer, summarizer.model
 
 
+def baseline_metrics(baselines: dict) -> dict[str, float]:
+    """The baselines as MLflow metrics: baseline_lead_rougeL, baseline_common_rouge1, ..."""
+    metrics = {"baseline_lead_words": baselines["lead"]["words"]}
+    for name, key in (("lead", "lead"), ("common", "common"), ("zeroShot", "zeroshot")):
+        scores = baselines[name]["rouge"]
+        if scores is not None:
+            metrics |= {f"baseline_{key}_{rouge_key}": value for rouge_key, value in scores.items()}
+    return metrics
+
+
 def main() -> dict:
     spec: EvaluateSpec = load_spec(EvaluateSpec)
     config, settings = spec["config"], spec["config"]["evaluate"]
@@ -63,10 +77,13 @@ def main() -> dict:
     texts, references = validation["text"], validation["summary"]
     if settings["maxSamples"] is not None:
         texts, references = texts[: settings["maxSamples"]], references[: settings["maxSamples"]]
+    train_summaries = read_columns(spec["trainPath"], ["summary"])["summary"]
 
     champion = spec["champion"]
-    # Progress counts the examples of both models, so the ETA covers the champion's pass too.
-    total = len(texts) * (2 if champion else 1)
+    base_model = config["model"]["nameOrPath"]
+    zero_shot_skipped = baselines.zero_shot_skipped(base_model, settings["zeroShot"])
+    # Progress counts the examples of every model scored, so the ETA covers each pass.
+    total = len(texts) * (1 + bool(champion) + (zero_shot_skipped is None))
     started, done = time.monotonic(), 0
 
     def on_batch(n: int) -> None:
@@ -84,6 +101,7 @@ def main() -> dict:
             batch_size=settings["batchSize"],
             num_beams=settings["numBeams"],
             max_new_tokens=settings["maxNewTokens"],
+            **controls(config),
             on_batch=on_batch,
         )
 
@@ -99,10 +117,27 @@ def main() -> dict:
         metrics |= {f"champion_eval_{key}": value for key, value in champion_scores.items()}
         result["champion"] = {"version": champion["version"], "rouge": champion_scores}
 
+    # The baselines: the same rows, the same scorer.
+    words, headline = baselines.lead_words(train_summaries), baselines.most_common(train_summaries)
+    zero_shot = {"model": base_model, "rouge": None, "skipped": zero_shot_skipped}
+    if zero_shot_skipped is None:
+        samples["zero_shot_prediction"] = predict(*load_model(base_model, hub_name=True))
+        zero_shot["rouge"] = rouge(samples["zero_shot_prediction"], references)
+    else:
+        events.log(f"zero-shot baseline not scored: {zero_shot_skipped}")
+    result["baselines"] = {
+        "lead": {"words": words, "rouge": rouge(baselines.lead(texts, words), references)},
+        "common": {"headline": headline, "rouge": rouge([headline] * len(texts), references)},
+        "zeroShot": zero_shot,
+    }
+    metrics |= baseline_metrics(result["baselines"])
+
     samples_path = os.path.join(output_dir, "samples.parquet")
     write_table(samples, samples_path)
-    write_json(os.path.join(output_dir, "rouge.json"), {**scores, "numExamples": len(texts)})
+    write_json(os.path.join(output_dir, "rouge.json"), {**scores, "numExamples": len(texts), "baselines": result["baselines"]})
     log_metrics(config["mlflow"]["trackingUri"], spec["mlflowRunId"], metrics)
+    if zero_shot_skipped is not None:
+        set_tag(config["mlflow"]["trackingUri"], spec["mlflowRunId"], ZERO_SHOT_SKIPPED_TAG, zero_shot_skipped)
     events.metrics(metrics)
     return result | {"samplesPath": samples_path}
 

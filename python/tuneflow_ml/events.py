@@ -11,6 +11,7 @@ process dies (SIGKILL, lost machine), the socket closes and the rank exits at on
 orphaned training cannot write checkpoints beside the retried attempt.
 """
 
+import errno
 import json
 import math
 import os
@@ -22,9 +23,9 @@ from typing import Any, Callable, Literal, NoReturn, get_args
 
 # The same lists as lib/failures.ts FailureKind and lib/python-step/protocol.ts StepEvent;
 # test/unit/protocol-lists.test.ts fails when they differ.
-FailureKind = Literal["InvalidConfig", "InvalidData", "OutOfMemory", "Internal"]
+FailureKind = Literal["InvalidConfig", "InvalidData", "OutOfMemory", "StorageUnwritable", "Internal"]
 FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)
-EventType = Literal["progress", "checkpoint", "metrics", "log", "result", "error"]
+EventType = Literal["progress", "checkpoint", "metrics", "log", "result", "error", "ready"]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 EVENTS_SOCKET_ENV = "TUNEFLOW_EVENTS_SOCKET"
@@ -51,12 +52,18 @@ _channel: socket.socket | None = None
 _channel_lock = threading.Lock()
 
 
-def _exit_when_orphaned(channel: socket.socket) -> None:
-    # The activity never writes to us: the only thing recv can return is end-of-file (or an
-    # error), which means the worker process that owns this step is gone.
+def _exit_when_orphaned(channel: socket.socket, on_request: Callable[[dict], None] | None) -> None:
+    # A step's activity never writes to it: the only thing recv can return is end-of-file (or an
+    # error), which means the worker process that owns this step is gone. The generation engine
+    # gets its requests this way, one JSON object per line, until the same end-of-file.
+    pending = b""
     try:
-        while channel.recv(4096):
-            pass
+        while data := channel.recv(65536):
+            if on_request is None:
+                continue
+            *lines, pending = (pending + data).split(b"\n")
+            for line in lines:
+                on_request(json.loads(line))
     except OSError:
         pass
     sys.stderr.write("events socket closed: the activity's worker is gone; exiting without a checkpoint\n")
@@ -64,8 +71,9 @@ def _exit_when_orphaned(channel: socket.socket) -> None:
     os._exit(ORPHANED_EXIT_CODE)
 
 
-def connect() -> socket.socket | None:
-    """Connects to the activity's socket (once per process) and starts the orphan watchdog."""
+def connect(on_request: Callable[[dict], None] | None = None) -> socket.socket | None:
+    """Connects to the activity's socket (once per process) and starts the orphan watchdog, which
+    hands every request line to `on_request` (the engine's; a step gets none)."""
     global _channel
     path = os.environ.get(EVENTS_SOCKET_ENV)
     if path is None:
@@ -80,7 +88,7 @@ def connect() -> socket.socket | None:
                     f"cannot connect to the events socket {path} ({EVENTS_SOCKET_ENV}): {exc.strerror}; "
                     "steps are started by a tuneflow activity, or by hand without that variable"
                 ) from exc
-            threading.Thread(target=_exit_when_orphaned, args=(channel,), daemon=True).start()
+            threading.Thread(target=_exit_when_orphaned, args=(channel, on_request), daemon=True).start()
             _channel = channel
         return _channel
 
@@ -146,6 +154,10 @@ def result(values: dict[str, Any]) -> None:
     emit("result", {"result": values})
 
 
+def ready(device: str) -> None:
+    emit("ready", {"pid": os.getpid(), "device": device})
+
+
 def error(kind: FailureKind, message: str, retryable: bool) -> None:
     emit("error", {"kind": kind, "retryable": retryable, "message": message}, every_rank=True)
 
@@ -177,10 +189,52 @@ OUT_OF_MEMORY_ADVICE = {
 }
 
 
+# A write the storage itself refused (the same three as lib/storage-fault.ts): what it means, what to do.
+STORAGE_PROBLEMS = {
+    errno.EROFS: ("the file system is read-only", "make it writable again (remount it read-write) or point storage.root at a writable volume"),
+    errno.ENOSPC: (
+        "no space is left on the device",
+        "free space on that volume (df shows it), lower train.keepCheckpoints, or point storage.root at a larger volume",
+    ),
+    errno.EDQUOT: ("the disk quota is exceeded", "raise the quota or free space in it"),
+}
+# Libraries that wrap the OSError in their own exception (safetensors, torch's zip writer) keep its words.
+_STORAGE_MESSAGES = {"read-only file system": errno.EROFS, "no space left on device": errno.ENOSPC, "disk quota exceeded": errno.EDQUOT}
+
+
+def storage_fault(exc: BaseException) -> tuple[int, str | None] | None:
+    """(errno, the file it names, if any) when exc, or an exception it was raised from, is the
+    storage refusing a write; None otherwise."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, OSError) and node.errno in STORAGE_PROBLEMS:
+            return node.errno, node.filename if isinstance(node.filename, str) else None
+        message = str(node).lower()
+        for words, code in _STORAGE_MESSAGES.items():
+            if words in message:
+                return code, None
+        node = node.__cause__ or node.__context__
+    return None
+
+
+def describe_storage_fault(code: int, where: str) -> str:
+    """`<where>: <what> (ENOSPC); <what to do>; the step is retried ...`: the error event's message."""
+    what, todo = STORAGE_PROBLEMS[code]
+    return f"{where}: {what} ({errno.errorcode[code]}); {todo}: the step is retried by itself and goes on once the storage is writable"
+
+
 def describe_failure(exc: BaseException, step_name: str) -> tuple[FailureKind, str, bool]:
     """Maps an exception to (kind, message, retryable) for the error event."""
     if isinstance(exc, StepError):
         return exc.kind, exc.message, exc.retryable
+    fault = storage_fault(exc)
+    if fault is not None:
+        code, file = fault
+        # Retryable: the volume is fixed by a person, and the retry then succeeds.
+        where = f"{step_name} cannot write {file}" if file else f"{step_name} could not write its output ({type(exc).__name__}: {exc})"
+        return "StorageUnwritable", describe_storage_fault(code, where), True
     # A MemoryError usually has no message: its class name says what happened.
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     if is_out_of_memory(exc):

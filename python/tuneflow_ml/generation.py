@@ -16,6 +16,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel, 
 
 from . import events
 from .events import StepError
+from .spec_types import PipelineConfig
 
 
 @dataclass(frozen=True)
@@ -27,19 +28,35 @@ class GenerationParams:
     num_beams: int
     max_new_tokens: int
     min_new_tokens: int = 0
+    # The config's generation controls (GenerationConfig in lib/config.ts); the defaults are off.
+    no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
+    length_penalty: float = 1.0
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def controls(config: PipelineConfig) -> dict:
+    """The config's generation controls as GenerationParams fields (and keywords of `generate`)."""
+    g = config["generation"]
+    return dict(
+        no_repeat_ngram_size=g["noRepeatNgramSize"],
+        repetition_penalty=g["repetitionPenalty"],
+        length_penalty=g["lengthPenalty"],
+    )
 
 
 def device_name() -> str:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
 
-def load_model(model_dir: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+def load_model(model_dir: str, *, hub_name: bool = False) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """Loads tokenizer and model once per process, on the GPU when there is one. bf16 where the
-    GPU supports it: T5 was trained in bf16, and it halves memory and time."""
-    if not os.path.isfile(os.path.join(model_dir, "config.json")):
+    GPU supports it: T5 was trained in bf16, and it halves memory and time. `hub_name`: model_dir
+    may also be a hub name (`t5-small`), as model.nameOrPath may."""
+    local = not hub_name or os.path.isdir(model_dir)
+    if local and not os.path.isfile(os.path.join(model_dir, "config.json")):
         raise StepError("InvalidData", f"{model_dir} holds no model (no config.json); rerun train, which writes it")
     on_gpu = torch.cuda.is_available()
     dtype = torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported() else torch.float32
@@ -52,13 +69,23 @@ def load_model(model_dir: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel
 def generate_kwargs(tokenizer: PreTrainedTokenizerBase, params: GenerationParams) -> dict:
     """The keyword arguments of `model.generate`, the same for the batched path and for a plain
     one-at-a-time call (tests and the benchmark compare the two)."""
-    return dict(
+    kwargs = dict(
         num_beams=params.num_beams,
         max_new_tokens=params.max_new_tokens,
         min_new_tokens=params.min_new_tokens,
         # Padding is never content: an undertrained model that "generates" it would decode to "".
         suppress_tokens=[tokenizer.pad_token_id],
+        no_repeat_ngram_size=params.no_repeat_ngram_size,
+        repetition_penalty=params.repetition_penalty,
     )
+    if params.num_beams > 1:  # beam search alone uses it; transformers warns when it is set without
+        kwargs["length_penalty"] = params.length_penalty
+        # Beam search scores the processed logits renormalized, and ends once num_beams hypotheses
+        # are finished: as CTranslate2 does, so both engines give the same summaries
+        # (ctranslate2_model.py; python/tests/test_ctranslate2.py).
+        kwargs["renormalize_logits"] = True
+        kwargs["early_stopping"] = True
+    return kwargs
 
 
 def encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], params: GenerationParams) -> list[list[int]]:
@@ -128,10 +155,16 @@ def generate(
     num_beams: int,
     max_new_tokens: int,
     min_new_tokens: int = 0,
+    no_repeat_ngram_size: int = 0,
+    repetition_penalty: float = 1.0,
+    length_penalty: float = 1.0,
     on_batch: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Summaries of `texts`, in their order (see generate_ids)."""
+    """Summaries of `texts`, in their order (see generate_ids); the controls as `controls(config)` gives them."""
     if not texts:
         return []  # the tokenizer rejects an empty batch
-    params = GenerationParams(prefix, max_source_length, num_beams, max_new_tokens, min_new_tokens)
+    params = GenerationParams(
+        prefix, max_source_length, num_beams, max_new_tokens, min_new_tokens,
+        no_repeat_ngram_size, repetition_penalty, length_penalty,
+    )  # fmt: skip
     return generate_ids(tokenizer, model, encode(tokenizer, texts, params), params, batch_size=batch_size, on_batch=on_batch)

@@ -39,6 +39,9 @@ class T5Summarizer(mlflow.pyfunc.PythonModel):
             batch_size=self.settings["batchSize"],
             num_beams=self.settings["numBeams"],
             max_new_tokens=self.settings["maxNewTokens"],
+            no_repeat_ngram_size=self.settings["noRepeatNgramSize"],
+            repetition_penalty=self.settings["repetitionPenalty"],
+            length_penalty=self.settings["lengthPenalty"],
         )
 
 
@@ -60,6 +63,7 @@ def log_model(model_dir: str, config: PipelineConfig) -> mlflow.models.model.Mod
                 "numBeams": config["evaluate"]["numBeams"],
                 "maxNewTokens": config["evaluate"]["maxNewTokens"],
                 "batchSize": config["evaluate"]["batchSize"],
+                **config["generation"],
             }
         },
         # torch's local version ("+cpu", "+cu130") is dropped: a serving host installs its own build.

@@ -2,12 +2,15 @@
 
     python -m tuneflow_ml.report --spec spec.json     (spec: ReportSpec in lib/steps/)
 
-Writes report.html and its PNG plots to outputDir and logs them to the pipeline's MLflow run
-under report/: the training loss per step (the run's `train_loss` history), ROUGE of the new
-model against the champion (evaluate scored both on the same rows), throughput (training
+Writes report.html and its PNG plots (report_plots.py) to outputDir and logs them to the
+pipeline's MLflow run under report/: the training loss per step (the run's `train_loss` history),
+with evaluation during training the validation ROUGE per evaluation (`val_*`) with the best
+checkpoint and the stopping point and what early stopping saved, ROUGE of the new model beside
+the champion and the baselines (evaluate scored all on the same rows), throughput (training
 samples/s, summaries/s), sample summaries beside their reviews and reference headlines, and the
-seed's closing table: model size, an example summary, tuning time, estimated cost (GPU-hours x
-report.gpuHourPrice) and inference latency (summarize's single-call p50/p95).
+seed's closing table with its "no fine-tuning" row (the zero-shot baseline): model size, an
+example summary, tuning time, estimated cost (GPU-hours x report.gpuHourPrice), inference latency
+(summarize's single-call p50/p95) and ROUGE-L.
 """
 
 import base64
@@ -15,8 +18,6 @@ import html
 import os
 
 import pyarrow.parquet as pq
-# Figure, not pyplot: it renders with Agg on hosts without a display and keeps no global state.
-from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from transformers import AutoConfig
 
@@ -24,77 +25,27 @@ from . import events
 from .data import read_columns
 from .evaluate import ROUGE_KEYS
 from .model_size import count_parameters
+from .report_plots import plot_loss, plot_rouge, plot_rouge_curve, plot_throughput, rouge_bars
 from .spec import load_spec
-from .spec_types import ChampionScore, ReportSpec, RougeScores
+from .spec_types import ReportSpec
 
 ARTIFACT_PATH = "report"
 HTML_NAME = "report.html"
-LOSS_PNG, ROUGE_PNG, THROUGHPUT_PNG = "loss.png", "rouge.png", "throughput.png"
+LOSS_PNG, ROUGE_PNG, THROUGHPUT_PNG, CURVE_PNG = "loss.png", "rouge.png", "throughput.png", "rouge_steps.png"
 
 
-def loss_curve(client: MlflowClient, run_id: str) -> list[tuple[int, float]]:
-    """(step, loss) of the run's per-step `train_loss`. A resumed attempt logs again the steps
+def metric_curve(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
+    """(step, value) of one of the run's per-step metrics. A resumed attempt logs again the steps
     after its checkpoint: the latest value of each step is the one the model continued from."""
     latest: dict[int, tuple[int, float]] = {}
-    for metric in client.get_metric_history(run_id, "train_loss"):
+    for metric in client.get_metric_history(run_id, key):
         if metric.step not in latest or metric.timestamp >= latest[metric.step][0]:
             latest[metric.step] = (metric.timestamp, metric.value)
     return [(step, value) for step, (_, value) in sorted(latest.items())]
 
 
-def plot_loss(points: list[tuple[int, float]], path: str) -> None:
-    fig = Figure(figsize=(6.4, 3.6))
-    ax = fig.subplots()
-    if points:
-        ax.plot([s for s, _ in points], [v for _, v in points], marker=".", color="tab:blue")
-    else:
-        ax.text(0.5, 0.5, "no per-step loss in the MLflow run\n(train.loggingSteps above the steps run?)",
-                ha="center", va="center", transform=ax.transAxes)
-    ax.set(title="Training loss", xlabel="optimizer step", ylabel="loss")
-    ax.grid(alpha=0.3)
-    save(fig, path)
-
-
-def plot_rouge(new: RougeScores, champion: ChampionScore | None, path: str) -> None:
-    fig = Figure(figsize=(6.4, 3.6))
-    ax = fig.subplots()
-    x = range(len(ROUGE_KEYS))
-    width = 0.38 if champion else 0.6
-    offset = width / 2 if champion else 0
-    ax.bar([i - offset for i in x], [new[k] for k in ROUGE_KEYS], width, label="new model", color="tab:blue")
-    if champion:
-        ax.bar([i + offset for i in x], [champion["rouge"][k] for k in ROUGE_KEYS], width,
-               label=f"champion v{champion['version']}", color="tab:gray")
-    ax.set_xticks(list(x), ROUGE_KEYS)
-    ax.set(title="ROUGE on the validation rows" + ("" if champion else " (no champion to compare)"),
-           ylabel="F1", ylim=(0, 1))
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    save(fig, path)
-
-
-def plot_throughput(train_samples_per_sec: float | None, summaries_per_sec: float, path: str) -> None:
-    fig = Figure(figsize=(6.4, 3.2))
-    axes = fig.subplots(1, 2)
-    for ax, label, value, color in (
-        (axes[0], "training samples/s", train_samples_per_sec, "tab:orange"),
-        (axes[1], "summaries/s", summaries_per_sec, "tab:green"),
-    ):
-        if value is None:
-            ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
-        else:
-            ax.bar_label(ax.bar([0], [value], color=color), fmt="%.2f")
-            ax.set_ylim(0, value * 1.15 or 1)  # room for the label above the bar
-        ax.set_xticks([])
-        ax.set(title=label)
-        ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("Throughput")
-    save(fig, path)
-
-
-def save(fig: Figure, path: str) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+def loss_curve(client: MlflowClient, run_id: str) -> list[tuple[int, float]]:
+    return metric_curve(client, run_id, "train_loss")
 
 
 def example_summary(products_parquet: str) -> str | None:
@@ -152,13 +103,64 @@ def table_cells(table: dict, gpus: int, price: float, device: str) -> list[str]:
     ]
 
 
+OPTIONAL_SAMPLE_COLUMNS = {"champion_prediction": "Champion", "zero_shot_prediction": "Base model zero-shot"}
+
+
 def samples_rows(samples_path: str, limit: int) -> tuple[list[str], list[list[str]]]:
     columns = pq.read_schema(samples_path).names
-    wanted = ["text", "reference", "prediction"] + (["champion_prediction"] if "champion_prediction" in columns else [])
+    optional = [c for c in OPTIONAL_SAMPLE_COLUMNS if c in columns]
+    wanted = ["text", "reference", "prediction", *optional]
     data = read_columns(samples_path, wanted)
-    headers = ["Review", "Reference headline", "New model"] + (["Champion"] if len(wanted) == 4 else [])
+    headers = ["Review", "Reference headline", "New model", *(OPTIONAL_SAMPLE_COLUMNS[c] for c in optional)]
     rows = [list(values) for values in zip(*(data[c][:limit] for c in wanted), strict=True)]
     return headers, rows
+
+
+def zero_shot_row(spec: ReportSpec, table: dict) -> list[str]:
+    """The seed's "no fine-tuning" row: the base model as it was, on the same rows."""
+    zero_shot = spec["evaluation"]["baselines"]["zeroShot"]
+    size = f"{human_count(table['parameters'])} params"
+    if zero_shot["rouge"] is None:
+        return [f"{zero_shot['model']}, no fine-tuning", size, f"not scored: {zero_shot['skipped']}", "n/a", "n/a", "n/a", "n/a"]
+    example = read_columns(spec["evaluation"]["samplesPath"], ["zero_shot_prediction"])["zero_shot_prediction"][0]
+    return [
+        f"{zero_shot['model']}, no fine-tuning", size, f"{example} (the first validation review's headline)",
+        "n/a", "n/a", "not measured", f"{zero_shot['rouge']['rougeL']:.4f}",
+    ]  # fmt: skip
+
+
+def training_text(train: dict, price: float) -> str:
+    """How training ended: the best checkpoint and what early stopping did, as sentences."""
+    evaluations, stopping = train["evaluations"], train["earlyStopping"]
+    if evaluations is None:
+        return "No evaluation during training (train.evalEverySteps is off): the model is the last step's."
+    best = evaluations["best"]
+    parts = [
+        f"{evaluations['done']} evaluations during training on {evaluations['samples']} validation rows "
+        f"({human_duration(evaluations['seconds'])} in all)."
+    ]
+    if best is not None:
+        parts.append(f"The model is the best checkpoint: step {best['step']}, validation ROUGE-L {best['rougeL']:.4f}.")
+    if stopping is not None:
+        if stopping["stopped"]:
+            parts.append(
+                f"Early stopping: {stopping['reason']}; {stopping['stepsSaved']} of {stopping['configuredSteps']} configured "
+                f"steps saved, {stopping['gpuHoursSaved']:.2f} GPU-hours (${stopping['gpuHoursSaved'] * price:,.2f})."
+            )
+        else:
+            parts.append(f"Early stopping did not stop: {stopping['reason']}.")
+    return " ".join(parts)
+
+
+def rouge_rows(evaluation: dict) -> list[list[str]]:
+    """The model, the champion and every baseline with their ROUGE on the same rows; a baseline
+    that was not scored says why."""
+    rows = [[label, *(f"{scores[k]:.4f}" for k in ROUGE_KEYS)]
+            for label, scores, _ in rouge_bars(evaluation["rouge"], evaluation["champion"], evaluation["baselines"])]
+    zero_shot = evaluation["baselines"]["zeroShot"]
+    if zero_shot["rouge"] is None:
+        rows.append(["base model zero-shot", f"not scored: {zero_shot['skipped']}", "", "", ""])
+    return rows
 
 
 def html_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -190,14 +192,16 @@ def render_html(spec: ReportSpec, table: dict, plots: dict[str, str], samples: t
     )
     price = config["report"]["gpuHourPrice"]
     seed_table = html_table(
-        ["Model", "Model size", "Example summary", "Tuning time", "Estimated cost", "Inference latency"],
-        [table_cells(table, spec["gpus"], price, spec["train"]["device"])],
+        ["Model", "Model size", "Example summary", "Tuning time", "Estimated cost", "Inference latency", "ROUGE-L"],
+        [zero_shot_row(spec, table), [*table_cells(table, spec["gpus"], price, spec["train"]["device"]), f"{rouge['rougeL']:.4f}"]],
     ).replace(
         "<thead>",
         f"<caption>Tuning time: the train step's wall time, every attempt included; cost: GPU-hours x "
-        f"report.gpuHourPrice (${price:,.2f}); latency: one input summarized alone, model loaded.</caption><thead>",
+        f"report.gpuHourPrice (${price:,.2f}); latency: one input summarized alone, model loaded; ROUGE-L on the "
+        f"{spec['evaluation']['numExamples']} validation rows evaluate scored.</caption><thead>",
         1,
     )
+    curve = figure(plots["curve"], "validation ROUGE per evaluation during training, with the stopping point") if "curve" in plots else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>tuneflow report {html.escape(spec['pipelineId'])}</title>
 <style>{STYLE}</style></head><body>
@@ -205,9 +209,17 @@ def render_html(spec: ReportSpec, table: dict, plots: dict[str, str], samples: t
 <p>{html.escape(config['model']['nameOrPath'])} fine-tuned for {spec['train']['globalStep']} steps on
 {html.escape(spec['train']['device'])}, registered as {html.escape(table['model'])}.
 ROUGE-L {rouge['rougeL']:.4f} on {spec['evaluation']['numExamples']} validation rows ({html.escape(versus)}).</p>
+<p>{html.escape(training_text(spec['train'], price))}</p>
 <h2>Summary</h2>
 {seed_table}
+<h2>Against the baselines</h2>
+{html_table(["Model or baseline", *ROUGE_KEYS], rouge_rows(spec["evaluation"]))}
+<p>Baselines on the same {spec['evaluation']['numExamples']} rows with the same scorer: lead-N is the first N words of
+the review (N = the mean training headline length), the most common training headline is
+&ldquo;{html.escape(spec['evaluation']['baselines']['common']['headline'])}&rdquo;, zero-shot is
+{html.escape(spec['evaluation']['baselines']['zeroShot']['model'])} without fine-tuning.</p>
 <h2>Plots</h2>
+{curve}
 {figure(plots['loss'], 'training loss per step')}
 {figure(plots['rouge'], 'ROUGE of the new model and the champion')}
 {figure(plots['throughput'], 'training samples/s and summaries/s')}
@@ -226,7 +238,12 @@ def main() -> dict:
     plots = {name: os.path.join(output_dir, file) for name, file in
              (("loss", LOSS_PNG), ("rouge", ROUGE_PNG), ("throughput", THROUGHPUT_PNG))}
     plot_loss(loss_curve(client, run_id), plots["loss"])
-    plot_rouge(spec["evaluation"]["rouge"], spec["evaluation"]["champion"], plots["rouge"])
+    if spec["train"]["evaluations"] is not None:
+        plots["curve"] = os.path.join(output_dir, CURVE_PNG)
+        curves = {key: metric_curve(client, run_id, f"val_{key}") for key in ("rouge1", "rouge2", "rougeL")}
+        plot_rouge_curve(curves, spec["train"]["evaluations"], spec["train"]["earlyStopping"],
+                         spec["evaluation"]["baselines"], plots["curve"])  # fmt: skip
+    plot_rouge(spec["evaluation"]["rouge"], spec["evaluation"]["champion"], spec["evaluation"]["baselines"], plots["rouge"])
     # train logs the Trainer's end-of-training figure; a run that never finished a train() has none.
     train_samples_per_sec = client.get_run(run_id).data.metrics.get("train_samples_per_second")
     plot_throughput(train_samples_per_sec, spec["summaries"]["summariesPerSec"], plots["throughput"])

@@ -52,6 +52,11 @@ class DeepSpeedConfig(TypedDict):
     offloadParam: bool
 
 
+class TrainConfigEarlyStopping(TypedDict):
+    patience: int
+    minDelta: float
+
+
 class TrainConfig(TypedDict):
     epochs: float
     maxSteps: int | None
@@ -74,6 +79,15 @@ class TrainConfig(TypedDict):
     loggingSteps: int
     seed: int
     heartbeatTimeoutSeconds: int
+    evalEverySteps: int | None
+    evalSamples: int
+    earlyStopping: TrainConfigEarlyStopping | None
+
+
+class GenerationConfig(TypedDict):
+    noRepeatNgramSize: int
+    repetitionPenalty: float
+    lengthPenalty: float
 
 
 class EvaluateConfig(TypedDict):
@@ -81,6 +95,7 @@ class EvaluateConfig(TypedDict):
     numBeams: int
     maxNewTokens: int
     batchSize: int
+    zeroShot: bool
 
 
 class RegisterConfig(TypedDict):
@@ -89,6 +104,7 @@ class RegisterConfig(TypedDict):
     reviewBand: float
     reviewTimeoutSeconds: int
     reviewDefault: Literal["promote", "reject"]
+    mustBeat: Literal["lead", "common", "none"]
 
 
 class SummarizeConfig(TypedDict):
@@ -100,6 +116,8 @@ class SummarizeConfig(TypedDict):
     perReview: bool
     shardSize: int
     latencySamples: int
+    engine: Literal["ctranslate2", "transformers"]
+    computeType: Literal["auto", "float32", "float16", "bfloat16", "int8", "int8_float16"]
 
 
 class ReportConfig(TypedDict):
@@ -123,6 +141,7 @@ class PipelineConfig(TypedDict):
     split: SplitConfig
     model: ModelConfig
     train: TrainConfig
+    generation: GenerationConfig
     evaluate: EvaluateConfig
     register: RegisterConfig
     summarize: SummarizeConfig
@@ -148,6 +167,50 @@ class ChampionScore(TypedDict):
     rouge: RougeScores
 
 
+class BaselinesLead(TypedDict):
+    words: int
+    rouge: RougeScores
+
+
+class BaselinesCommon(TypedDict):
+    headline: str
+    rouge: RougeScores
+
+
+class BaselinesZeroShot(TypedDict):
+    model: str
+    rouge: RougeScores | None
+    skipped: str | None
+
+
+class Baselines(TypedDict):
+    lead: BaselinesLead
+    common: BaselinesCommon
+    zeroShot: BaselinesZeroShot
+
+
+class TrainResultEvaluationsBest(TypedDict):
+    step: int
+    rougeL: float
+    checkpoint: str
+
+
+class TrainResultEvaluations(TypedDict):
+    done: int
+    samples: int
+    seconds: float
+    best: TrainResultEvaluationsBest | None
+
+
+class TrainResultEarlyStopping(TypedDict):
+    stopped: bool
+    step: int
+    configuredSteps: int
+    stepsSaved: int
+    gpuHoursSaved: float
+    reason: str
+
+
 class TrainResult(TypedDict):
     modelDir: str
     mlflowRunId: str
@@ -158,6 +221,8 @@ class TrainResult(TypedDict):
     bf16: bool
     resumedFrom: str | None
     metricsNotLogged: int
+    evaluations: TrainResultEvaluations | None
+    earlyStopping: TrainResultEarlyStopping | None
 
 
 class EvaluateResult(TypedDict):
@@ -165,6 +230,7 @@ class EvaluateResult(TypedDict):
     numExamples: int
     samplesPath: str
     champion: ChampionScore | None
+    baselines: Baselines
 
 
 class SummaryFiles(TypedDict):
@@ -191,27 +257,12 @@ class SummarizeResult(TypedDict):
     summariesPerSec: float
     latencyMs: SummarizeResultLatencyMs | None
     shards: SummarizeResultShards
+    warnings: list[str]
 
 
 class ShardRef(TypedDict):
     kind: Literal["products", "reviews"]
     index: int
-
-
-class SummarizePartPlan(TypedDict):
-    part: Literal["plan"]
-
-
-class SummarizePartShards(TypedDict):
-    part: Literal["shards"]
-    shards: list[ShardRef]
-
-
-class SummarizePartMerge(TypedDict):
-    part: Literal["merge"]
-
-
-SummarizePart = SummarizePartPlan | SummarizePartShards | SummarizePartMerge
 
 
 class GenerationSettings(TypedDict):
@@ -220,6 +271,15 @@ class GenerationSettings(TypedDict):
     numBeams: int
     minNewTokens: int
     maxNewTokens: int
+    noRepeatNgramSize: int
+    repetitionPenalty: float
+    lengthPenalty: float
+
+
+class ModelRef(TypedDict):
+    dir: str
+    name: str
+    version: str
 
 
 class TrainSpec(TypedDict):
@@ -239,6 +299,7 @@ class EvaluateSpec(TypedDict):
     config: PipelineConfig
     modelDir: str
     validationPath: str
+    trainPath: str
     mlflowRunId: str
     outputDir: str
     champion: ChampionRef | None
@@ -251,16 +312,40 @@ class PlanSpec(TypedDict):
     requireModel: bool
 
 
-class SummarizeSpec(TypedDict):
-    pipelineId: str
-    config: PipelineConfig
-    modelDir: str
-    cleanedPath: str
-    modelName: str
-    modelVersion: str
-    mlflowRunId: str
-    outputDir: str
-    part: SummarizePart
+class ShardJobEngine(TypedDict):
+    name: Literal["ctranslate2", "transformers"]
+    computeType: Literal["auto", "float32", "float16", "bfloat16", "int8", "int8_float16"]
+
+
+class ShardJob(TypedDict):
+    shard: str
+    kind: Literal["products", "reviews"]
+    inputPath: str
+    start: int
+    end: int
+    outputPath: str
+    model: ModelRef
+    generation: GenerationSettings
+    batchSize: int
+    latencySamples: int
+    engine: ShardJobEngine
+
+
+class ShardJobResultEngine(TypedDict):
+    name: Literal["ctranslate2", "transformers"]
+    computeType: str
+    conversion: Literal["converted", "reused", "rebuilt"] | None
+    warning: str | None
+
+
+class ShardJobResult(TypedDict):
+    rows: int
+    seconds: float
+    loadSeconds: float
+    latencySeconds: list[float]
+    device: str
+    pid: int
+    engine: ShardJobResultEngine
 
 
 class ReportSpecRegistered(TypedDict):
@@ -286,3 +371,4 @@ class SummarizeTextSpec(TypedDict):
     modelDir: str
     generation: GenerationSettings
     repeat: int
+    engine: ShardJobEngine

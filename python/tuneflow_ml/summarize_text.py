@@ -1,31 +1,26 @@
-"""One text, one summary, and how long it took: the single-request path of `tuneflow summarize
---text` (client/cli.ts).
-
-    python -m tuneflow_ml.summarize_text --spec spec.json     (spec: SummarizeTextSpec in lib/steps/)
+"""One text, one summary, and how long it took: the generation engine's `summarizeText` request,
+the single-request path of `tuneflow summarize --text` (client/summarize-text.ts). The model is
+loaded once per engine; `loadMs` is what this request paid for it (0 when it was loaded).
 """
 
 import statistics
 import time
 
-from . import events
-from .generation import GenerationParams, device_name, encode, generate_ids, load_model
-from .spec import load_spec
+from .generation import device_name, encode
+from .generators import LoadedModels
 from .spec_types import SummarizeTextSpec
-from .summarize import percentile
+from .summarize import params_of, percentile
 
 
-def main() -> dict:
-    spec: SummarizeTextSpec = load_spec(SummarizeTextSpec)
-    g = spec["generation"]
-    params = GenerationParams(g["prefix"], g["maxSourceLength"], g["numBeams"], g["maxNewTokens"], g["minNewTokens"])
-    started = time.monotonic()
-    tokenizer, model = load_model(spec["modelDir"])
-    load_seconds = time.monotonic() - started
+def summarize_text(spec: SummarizeTextSpec, models: LoadedModels) -> dict:
+    params = params_of(spec["generation"])
+    engine = spec["engine"]
+    generator, load_seconds = models.for_job(spec["modelDir"], engine["name"], engine["computeType"], params)
     latencies, summary = [], ""
     for _ in range(spec["repeat"]):
         started = time.monotonic()
         # Tokenizing is part of a request's wait, so it is inside the timing.
-        summary = generate_ids(tokenizer, model, encode(tokenizer, [spec["text"]], params), params, batch_size=1)[0]
+        summary = generator.generate(encode(generator.tokenizer, [spec["text"]], params), params, batch_size=1)[0]
         latencies.append(time.monotonic() - started)
     return {
         "summary": summary,
@@ -37,8 +32,5 @@ def main() -> dict:
             "samples": len(latencies),
         },
         "device": device_name(),
+        "engine": generator.used(),
     }
-
-
-if __name__ == "__main__":
-    events.run_step(main, "summarize")

@@ -18,6 +18,9 @@ import time
 
 # Enough text to learn a ~2,000 piece vocabulary in seconds.
 MAX_TEXTS = 20_000
+# Written into the model folder: its weights are random, so evaluate scores no zero-shot baseline
+# with it (baselines.py). A folder copy keeps it; a model trained from it is saved without it.
+RANDOM_WEIGHTS_MARKER = "tuneflow-random-weights.json"
 
 
 def read_texts(path: str) -> list[str]:
@@ -64,7 +67,7 @@ def _read_amazon_tsv(path: str):
 def is_complete(out: str) -> bool:
     files = set(os.listdir(out)) if os.path.isdir(out) else set()
     has_weights = bool(files & {"model.safetensors", "pytorch_model.bin"})
-    return has_weights and {"config.json", "tokenizer.json", "tokenizer_config.json"} <= files
+    return has_weights and {"config.json", "tokenizer.json", "tokenizer_config.json", RANDOM_WEIGHTS_MARKER} <= files
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
@@ -117,6 +120,8 @@ def build(data: str, out: str, vocab_size: int) -> None:
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model directory is shared like any other
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    with open(os.path.join(tmp, RANDOM_WEIGHTS_MARKER), "w") as f:
+        json.dump({"builtBy": "tuneflow_ml.tiny_model", "weights": "random (torch.manual_seed(0))"}, f)
     if os.path.exists(out):
         shutil.rmtree(out)
     os.rename(tmp, out)

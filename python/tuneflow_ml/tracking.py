@@ -21,6 +21,10 @@ def log_metrics(tracking_uri: str, run_id: str, values: dict[str, float], step: 
     )
 
 
+def set_tag(tracking_uri: str, run_id: str, key: str, value: str) -> None:
+    MlflowClient(tracking_uri=tracking_uri).set_tag(run_id, key, value)
+
+
 class QueuedMetrics:
     """Per-step metrics of the active run, sent by MLflow's background queue. The queue's sender
     retries with MLflow's HTTP backoff and then drops a batch with only a log line, so every send is

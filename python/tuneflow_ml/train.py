@@ -25,17 +25,18 @@ from transformers import (
     AutoTokenizer,
     DataCollatorForSeq2Seq,
     PreTrainedTokenizerBase,
-    Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     TrainerCallback,
     TrainerState,
 )
 
-from . import events, tracking
+from . import events, tracking, train_eval
+from .checkpoints import check_checkpoint, storage_faults_named
 from .data import parquet_rows, read_columns, write_json
 from .events import StepError
 from .generation import device_name
 from .pyfunc_model import download_model_dir, log_model
+from .rendezvous import keep_rendezvous_on_loopback
 from .spec import load_spec
 from .spec_types import ModelConfig, TrainSpec
 
@@ -162,6 +163,19 @@ class Reporter(TrainerCallback):
             # the training loop; main flushes the queue before the run's end and counts what never arrived.
             self.metrics.log({k: float(v) for k, v in step_metrics.items() if v is not None}, step=state.global_step)
 
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        # The curves of evaluation during training (train_eval.py), at the step they scored.
+        values = train_eval.curve_values(metrics)
+        if state.is_world_process_zero:
+            # best_metric is updated after this callback; this evaluation may be the new best.
+            best = values["val_rougeL"] if state.best_metric is None else max(state.best_metric, values["val_rougeL"])
+            events.log(
+                f"evaluation at step {state.global_step}: ROUGE-L {values['val_rougeL']:.4f}, validation loss "
+                f"{values['val_loss']:.4f} (best ROUGE-L so far {best:.4f})"
+            )
+            self.metrics.log(values, step=state.global_step)
+        self.progress(state)
+
     def on_save(self, args, state, control, **kwargs):
         # Called after the Trainer has written the whole checkpoint (weights, optimizer, scheduler,
         # RNG and trainer state) and rotated old ones out: only now may a retry resume from it.
@@ -172,15 +186,6 @@ class Reporter(TrainerCallback):
         pointer = {"checkpoint": path, "globalStep": state.global_step}
         write_json(os.path.join(self.output_dir, "latest-checkpoint.json"), pointer)
         events.checkpoint(path, state.global_step)
-
-
-def check_checkpoint(path: str) -> None:
-    if not os.path.isfile(os.path.join(path, "trainer_state.json")):
-        raise StepError(
-            "InvalidData",
-            f"resumeFromCheckpoint {path} is not a complete checkpoint (no trainer_state.json); "
-            "point it at a directory named in latest-checkpoint.json, or clear it to train from the start",
-        )
 
 
 def main() -> dict:
@@ -194,6 +199,8 @@ def main() -> dict:
     bf16 = resolve_bf16(train["bf16"])
     deepspeed = spec["deepspeedConfig"]
     check_deepspeed_device(deepspeed)
+    # Before the Trainer initializes torch.distributed: a one-host launch listens on loopback only.
+    keep_rendezvous_on_loopback()
     distributed_on_cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = device_name()
     print(f"train: device {device}, bf16 {bf16}", file=sys.stderr)
@@ -207,6 +214,11 @@ def main() -> dict:
     # Data first: a bad file should fail in seconds, not after loading a large model.
     rows = read_columns(spec["trainPath"], ["text", "summary"])
     validation_rows = parquet_rows(spec["validationPath"])
+    scored = None  # the validation rows scored during training (train.evalEverySteps)
+    if train["evalEverySteps"] is not None:
+        scored = train_eval.validation_subset(
+            read_columns(spec["validationPath"], ["text", "summary"]), train["evalSamples"], train["seed"]
+        )
     name = config["model"]["nameOrPath"]
     if spec["startFrom"] is not None:
         # Retraining from the champion: its weights and tokenizer, not the base model's.
@@ -225,6 +237,7 @@ def main() -> dict:
             "(python -m tuneflow_ml.tiny_model builds one) or a hub name this host can download",
         )
     train_rows = tokenize(tokenizer, rows, config["model"])
+    eval_rows = tokenize(tokenizer, scored, config["model"]) if scored is not None else None
 
     args = Seq2SeqTrainingArguments(
         output_dir=os.path.join(output_dir, "checkpoints"),
@@ -244,23 +257,27 @@ def main() -> dict:
         ddp_backend="gloo" if distributed_on_cpu else None,
         save_strategy="steps",
         save_steps=train["checkpointEverySteps"],
-        save_total_limit=train["keepCheckpoints"],
+        save_total_limit=train_eval.checkpoints_kept(train),
         logging_strategy="steps",
         logging_steps=train["loggingSteps"],
         seed=train["seed"],
         train_sampling_strategy="group_by_length" if train["groupByLength"] else "random",
         report_to="none",  # MLflow is logged by Reporter, into the run the TypeScript side created
         disable_tqdm=True,  # progress events replace the bar
+        **train_eval.training_arguments(train),
     )
     samples_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
     reporter = Reporter(output_dir, samples_per_step, train["checkpointEveryMinutes"])
-    trainer = Seq2SeqTrainer(
+    trainer = train_eval.HeadlineTrainer(
         model=model,
         args=args,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
         train_dataset=train_rows,
+        eval_dataset=eval_rows,
+        compute_metrics=train_eval.rouge_of_generated(tokenizer, scored["summary"]) if scored is not None else None,
         processing_class=tokenizer,
-        callbacks=[reporter],
+        callbacks=[reporter, *train_eval.callbacks(train)],
+        eval_generate_kwargs=train_eval.eval_generate_kwargs(tokenizer, config),
     )
 
     # Under a distributed launcher every rank trains; only rank 0 talks to MLflow.
@@ -275,7 +292,8 @@ def main() -> dict:
             events.log(f"resuming from {resume} (optimizer, scheduler and data order restored)")
         # Only while steps run: before, there is nothing to save; after, the run is complete.
         signal.signal(signal.SIGTERM, reporter.request_stop)
-        output = trainer.train(resume_from_checkpoint=resume)
+        with storage_faults_named(output_dir, args.output_dir):
+            output = trainer.train(resume_from_checkpoint=resume)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if reporter.stop_requested:
             raise StepError(
@@ -284,7 +302,8 @@ def main() -> dict:
                 f"{os.path.join(args.output_dir, f'checkpoint-{output.global_step}')}; a retry resumes from it",
                 retryable=True,
             )
-        trainer.save_model(model_dir)  # every rank takes part (ZeRO-3 gathers the weights); saves the tokenizer too
+        with storage_faults_named(output_dir, args.output_dir):
+            trainer.save_model(model_dir)  # every rank takes part (ZeRO-3 gathers the weights); saves the tokenizer too
         if not main_process:
             return {}
 
@@ -302,6 +321,12 @@ def main() -> dict:
                 + (f"the run's tag {tracking.METRICS_NOT_LOGGED_TAG} says so" if untagged is None else f"tagging the run failed too: {untagged}"),
                 level="warning",
             )
+        # After the flush: the curves' backfill must see every point this attempt queued.
+        seconds_per_step = output.metrics["train_runtime"] / steps_run if steps_run > 0 else None
+        gpus = args.world_size if torch.cuda.is_available() else 0
+        client = mlflow.MlflowClient(config["mlflow"]["trackingUri"])
+        evaluations, early_stopping = train_eval.outcome(trainer, train, seconds_per_step, gpus)
+        final |= train_eval.record(client, spec["mlflowRunId"], trainer.state, evaluations, early_stopping)
         mlflow.log_metrics(final, step=output.global_step)
         events.metrics(final, step=output.global_step)
 
@@ -318,6 +343,8 @@ def main() -> dict:
         "bf16": bf16,
         "resumedFrom": resume,
         "metricsNotLogged": metrics_not_logged,
+        "evaluations": evaluations,
+        "earlyStopping": early_stopping,
     }
 
 

@@ -29,23 +29,31 @@ function scores(rougeL: number) {
   return { rouge1: rougeL + 0.1, rouge2: rougeL - 0.1, rougeL, rougeLsum: rougeL };
 }
 
+/** evaluate's baselines: lead-8 at 0.2 ROUGE-L, the most common headline at 0.1. */
+const BASELINES: RegisterInput['baselines'] = {
+  lead: { words: 8, rouge: scores(0.2) },
+  common: { headline: 'Great camera', rouge: scores(0.1) },
+  zeroShot: { model: 'tiny-t5', rouge: null, skipped: 'random weights' },
+};
+
 async function pipelineInput(
   modelName: string,
   rougeL: number,
   champion: ChampionScore | null,
-  options: { minDelta?: number; review?: NonNullable<RegisterInput['gate']>['review'] } = {},
+  options: { minDelta?: number; mustBeat?: 'lead' | 'common' | 'none'; review?: NonNullable<RegisterInput['gate']>['review'] } = {},
 ): Promise<RegisterInput> {
   const workflowId = uniqueName('gate-workflow');
   return {
     pipelineId: workflowId,
     config: PipelineConfig.parse({
-      register: { modelName, minDelta: options.minDelta ?? 0 },
+      register: { modelName, minDelta: options.minDelta ?? 0, mustBeat: options.mustBeat ?? 'lead' },
       mlflow: { trackingUri: MLFLOW_URI, experiment: EXPERIMENT },
     }),
     workflowId,
     workflowRunId: `run-of-${workflowId}`,
     ...(await trainedModel(MLFLOW_URI, EXPERIMENT, 'champion-gate-test')),
     rouge: scores(rougeL),
+    baselines: BASELINES,
     datasets,
     gate: { champion, review: options.review ?? null },
   };
@@ -62,11 +70,11 @@ test('first version becomes champion; a worse one challenger; a better one takes
   const name = uniqueName('gate-sequence');
 
   const first = await register(await pipelineInput(name, 0.3, null));
-  expect(first.gate).toEqual(expect.objectContaining({ alias: 'champion', decidedBy: 'rule', champion: null, delta: null }));
+  expect(first.gate).toEqual(expect.objectContaining({ decision: 'champion', decidedBy: 'rule', champion: null, delta: null }));
   expect(await mlflow.aliasVersion(name, 'champion')).toBe(first.version);
 
   const second = await register(await pipelineInput(name, 0.25, championOf(first.version, 0.3)));
-  expect(second.gate?.alias).toBe('challenger');
+  expect(second.gate?.decision).toBe('challenger');
   expect(second.gate?.reason).toContain('does not beat the champion');
   expect(second.gate?.delta).toBeCloseTo(-0.05, 6);
   expect(await mlflow.aliasVersion(name, 'champion')).toBe(first.version);
@@ -83,14 +91,41 @@ test('first version becomes champion; a worse one challenger; a better one takes
   );
 
   const third = await register(await pipelineInput(name, 0.35, championOf(first.version, 0.3)));
-  expect(third.gate?.alias).toBe('champion');
+  expect(third.gate?.decision).toBe('champion');
   expect(await mlflow.aliasVersion(name, 'champion')).toBe(third.version);
   expect((await versionTags(name, third.version))[REGISTER_TAGS.decision]).toBe('champion');
 
   // register.minDelta: better by less than the margin is not enough.
   const fourth = await register(await pipelineInput(name, 0.36, championOf(third.version, 0.35), { minDelta: 0.05 }));
-  expect(fourth.gate?.alias).toBe('challenger');
+  expect(fourth.gate?.decision).toBe('challenger');
   expect(await mlflow.aliasVersion(name, 'champion')).toBe(third.version);
+});
+
+test('a model below lead-N is registered rejected with the reason, never champion, with or without a champion', async () => {
+  const name = uniqueName('gate-floor');
+  const first = await register(await pipelineInput(name, 0.15, null));
+  expect(first.gate).toEqual(expect.objectContaining({ decision: 'rejected', decidedBy: 'rule', champion: null }));
+  expect(first.gate.reason).toContain('does not beat lead-8');
+  expect(await mlflow.aliasVersion(name, 'champion')).toBeNull();
+  expect(await versionTags(name, first.version)).toEqual(
+    expect.objectContaining({
+      [REGISTER_TAGS.decision]: 'rejected',
+      [REGISTER_TAGS.decisionReason]: first.gate.reason,
+      [REGISTER_TAGS.mustBeat]: 'lead',
+      [REGISTER_TAGS.leadRougeL]: '0.2000',
+    }),
+  );
+
+  // Above the floor: champion. Then one far better than that champion but below lead-8: rejected,
+  // the champion alias stays, and no challenger alias moves to it.
+  const second = await register(await pipelineInput(name, 0.3, null));
+  expect(second.gate.decision).toBe('champion');
+  const third = await register(await pipelineInput(name, 0.19, championOf(second.version, 0.05)));
+  expect(third.gate.decision).toBe('rejected');
+  expect(await mlflow.aliasVersion(name, 'champion')).toBe(second.version);
+  expect(await mlflow.aliasVersion(name, 'challenger')).toBeNull();
+  // register.mustBeat: none lifts the floor.
+  expect((await register(await pipelineInput(name, 0.19, championOf(second.version, 0.3), { mustBeat: 'none' }))).gate.decision).toBe('challenger');
 });
 
 test('a person decides a borderline case; a champion that moved after evaluate is never replaced unchecked', async () => {
@@ -100,13 +135,13 @@ test('a person decides a borderline case; a champion that moved after evaluate i
   const promoted = await register(
     await pipelineInput(name, 0.29, championOf(first.version, 0.3), { review: { decision: 'promote', decidedBy: 'signal' } }),
   );
-  expect(promoted.gate).toEqual(expect.objectContaining({ alias: 'champion', decidedBy: 'signal' }));
+  expect(promoted.gate).toEqual(expect.objectContaining({ decision: 'champion', decidedBy: 'signal' }));
   expect(await mlflow.aliasVersion(name, 'champion')).toBe(promoted.version);
   expect((await versionTags(name, promoted.version))[REGISTER_TAGS.decidedBy]).toBe('signal');
 
   // Scored against v1, but v2 is champion now: much better than v1 proves nothing about v2.
   const stale = await register(await pipelineInput(name, 0.9, championOf(first.version, 0.3)));
-  expect(stale.gate?.alias).toBe('challenger');
+  expect(stale.gate?.decision).toBe('challenger');
   expect(stale.gate?.reason).toContain(`moved from v${first.version} to v${promoted.version}`);
   expect(await mlflow.aliasVersion(name, 'champion')).toBe(promoted.version);
 });

@@ -69,6 +69,9 @@ test('run --wait prints training and summarize progress, then status shows the f
   expect(run.stdout).toMatch(new RegExp(`^\\[train\\] running step \\d+/${MAX_STEPS} epoch [\\d.]+ loss [\\d.]+ [\\d.]+ samples/s ETA \\S+( checkpoint@\\d+)?$`, 'm'));
   expect(run.stdout).toMatch(/^\[summarize\] running shards \d+\/\d+ \(products \d+\/\d+, reviews 0\/0\)/m);
   expect(run.stdout).toContain('ROUGE-1 / 2 / L / Lsum');
+  // The baselines beside the model; the tiny random base model is not scored zero-shot.
+  expect(run.stdout).toMatch(/^ROUGE-L of the baselines +lead-\d+ [\d.]+ \/ most common headline [\d.]+ \/ zero-shot skipped \(.*random weights/m);
+  expect(run.stdout).toMatch(/^champion gate +(champion|rejected) \(decided by rule\)$/m);
 
   expect({ exitCode: statusRun.exitCode, stderr: statusRun.stderr }).toEqual({ exitCode: 0, stderr: '' });
   const status = PipelineStatus.parse(JSON.parse(statusRun.stdout));

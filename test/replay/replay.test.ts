@@ -2,7 +2,9 @@
  * Determinism guard: every committed history must replay on the current workflow code. Until
  * tuneflow's first release tag, a change that breaks one re-records them: delete
  * test/replay/histories/*.json and run test/workflows/finetune-pipeline.test.ts and
- * bulk-summarize.test.ts with TUNEFLOW_RECORD_HISTORY=finetune-pipeline (bulk-summarize). After a
+ * durable-training.test.ts (a retried train, a cancelled run) with
+ * TUNEFLOW_RECORD_HISTORY=finetune-pipeline, and bulk-summarize.test.ts (continue-as-new: its
+ * first run and its last) with TUNEFLOW_RECORD_HISTORY=bulk-summarize. After a
  * release, a change that breaks a released history needs `patched()` (patching.test.ts shows how).
  */
 import * as path from 'node:path';

@@ -50,6 +50,14 @@ describe('pipeline config', () => {
     expect(() => parseConfig({ summarize: { minNewTokens: 60, maxNewTokens: 50 } })).toThrow(/summarize\.minNewTokens/);
   });
 
+  test('evaluation during training: early stopping needs it, every checkpoint is an evaluation step', () => {
+    expect(parseConfig({}).train).toEqual(expect.objectContaining({ evalEverySteps: null, earlyStopping: null }));
+    expect(parseConfig({}).register.mustBeat).toBe('lead');
+    expect(() => parseConfig({ train: { earlyStopping: { patience: 2 } } })).toThrow(/train\.earlyStopping: .*needs train\.evalEverySteps/);
+    expect(() => parseConfig({ train: { checkpointEverySteps: 50, evalEverySteps: 20 } })).toThrow(/train\.evalEverySteps: checkpointEverySteps must be a multiple/);
+    expect(parseConfig({ train: { checkpointEverySteps: 50, evalEverySteps: 25, earlyStopping: {} } }).train.earlyStopping).toEqual({ patience: 3, minDelta: 0 });
+  });
+
   test('data.header false: every column by position, text and summary given, CSV or TSV only', () => {
     const headerless = parseConfig({ data: { header: false, columns: { text: 6, summary: 5, reviewId: 3 } } });
     expect(headerless.data).toMatchObject({ header: false, columns: { text: 6, summary: 5, reviewId: 3 } });

@@ -1,4 +1,4 @@
-/** `tuneflow summarize --text`: the real CLI, the real Python step, the tiny T5. */
+/** `tuneflow summarize --text`: the real CLI, a real generation engine, the tiny T5. */
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
@@ -22,7 +22,10 @@ beforeAll(async () => {
 
 test('prints the summary and its latency as JSON, with the config\'s generation settings', async () => {
   const config = path.join(dir, 'config.json');
-  await writeFile(config, JSON.stringify({ model: { maxSourceLength: 64 }, summarize: { numBeams: 2, minNewTokens: 3, maxNewTokens: 6 } }));
+  await writeFile(
+    config,
+    JSON.stringify({ model: { maxSourceLength: 64 }, generation: { noRepeatNgramSize: 2 }, summarize: { numBeams: 2, minNewTokens: 3, maxNewTokens: 6 } }),
+  );
   const { stdout } = await execa(CLI, ['summarize', '--text', TEXT, '--model', model, '--config', config, '--repeat', '3', '--json']);
   const printed = JSON.parse(stdout);
   const result = SummarizeTextResult.parse(printed);
@@ -30,7 +33,17 @@ test('prints the summary and its latency as JSON, with the config\'s generation 
   expect(result.latencyMs.samples).toBe(3);
   expect(result.latencyMs.p50).toBeGreaterThan(0);
   expect(result.latencyMs.p95).toBeGreaterThanOrEqual(result.latencyMs.p50);
-  expect(printed.generation).toEqual({ prefix: 'summarize: ', maxSourceLength: 64, numBeams: 2, minNewTokens: 3, maxNewTokens: 6 });
+  expect(result.engine).toMatchObject({ name: 'ctranslate2', conversion: expect.stringMatching(/^(converted|reused)$/), warning: null });
+  expect(printed.generation).toEqual({
+    prefix: 'summarize: ',
+    maxSourceLength: 64,
+    numBeams: 2,
+    minNewTokens: 3,
+    maxNewTokens: 6,
+    noRepeatNgramSize: 2,
+    repetitionPenalty: 1,
+    lengthPenalty: 1,
+  });
   expect(printed.modelDir).toBe(model);
 
   // The same text gives the same summary (generation is deterministic), in the human format too.
@@ -38,7 +51,9 @@ test('prints the summary and its latency as JSON, with the config\'s generation 
   const [summary, latency] = human.stdout.split('\n');
   expect(summary).toBe(result.summary);
   const device = (await hostDevice()).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); // the GPU's name, or cpu
-  expect(latency).toMatch(new RegExp(`^latency \\d+ ms on ${device} \\(model load \\d+ ms; 2 beams, 3-6 new tokens\\)$`));
+  // The default engine: CTranslate2, float32 on a CPU.
+  const engine = device === 'cpu' ? 'ctranslate2 float32' : 'ctranslate2 \\w+';
+  expect(latency).toMatch(new RegExp(`^latency \\d+ ms on ${device}, ${engine} \\(model load \\d+ ms; 2 beams, 3-6 new tokens\\)$`));
 });
 
 test('an empty text or a directory without a model fails at once, saying what to pass', async () => {

@@ -47,6 +47,15 @@ test('a truncated pointer resumes from the newest complete checkpoint on disk, n
   expect(await latestCompleteCheckpoint(outputDir, null)).toEqual({ checkpoint: newest, globalStep: 10 });
 });
 
+test('a trainer_state.json cut short by a full disk does not make its checkpoint complete', async () => {
+  const complete = await checkpoint(4, true);
+  const cut = await checkpoint(6, false);
+  await writeFile(path.join(cut, 'trainer_state.json'), '{"best_global_step": null, "global_st');
+  await pointer('not json');
+  // Neither the heartbeat that named it nor the scan of the folder resumes from it.
+  expect(await latestCompleteCheckpoint(outputDir, { checkpoint: cut, globalStep: 6 })).toEqual({ checkpoint: complete, globalStep: 4 });
+});
+
 test('a pointer of the wrong shape is treated as unreadable', async () => {
   const dir = await checkpoint(6, true);
   await pointer(JSON.stringify({ path: dir }));

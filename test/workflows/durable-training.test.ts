@@ -19,7 +19,7 @@ import { PipelineResult } from '../../lib/pipeline';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { minimumStopGraceSeconds, SHUTDOWN_BUDGET } from '../../lib/shutdown-grace';
 import { heartbeatOf } from '../../client/status/pending';
-import { MLFLOW_URI, demoFixture, startTemporal, tempDir } from '../helpers/environment';
+import { MLFLOW_URI, demoFixture, recordHistory, startTemporal, tempDir } from '../helpers/environment';
 
 let env: TestWorkflowEnvironment;
 let workDir: string;
@@ -136,6 +136,9 @@ test('a GPU worker SIGKILLed after the second checkpoint: a new worker resumes t
   const versions = await mlflow.searchModelVersions(`name = '${modelName}'`);
   expect(versions).toHaveLength(1);
   expect(versions[0].run_id).toBe(result.train.mlflowRunId);
+
+  // A pipeline whose train took a second attempt, for test/replay.
+  await recordHistory(env.address, pipelineId, { suffix: '-retried-train' });
 });
 
 // Four minutes of training and restarting: in `npm run soak` (CI checks the shutdown budget
@@ -250,4 +253,7 @@ test('cancelling during DeepSpeed training (2 ranks on CPU) leaves no process of
   // The checkpoint the pointer names is complete: a later run could resume from it.
   const pointer = (await readJson<Pointer>(pointerFile))!;
   expect((await stat(path.join(pointer.checkpoint, 'trainer_state.json'))).isFile()).toBe(true);
+
+  // A cancelled pipeline, for test/replay.
+  await recordHistory(env.address, pipelineId, { suffix: '-cancelled' });
 });

@@ -94,7 +94,9 @@ test('the pipeline runs preflight -> clean -> split -> train -> evaluate -> regi
   const handle = await env.client.workflow.start(fineTunePipeline, {
     taskQueue: TASK_QUEUES.cpu,
     workflowId,
-    args: [{ config: testConfig() }],
+    // With evaluation during training, at the last step only: 30 steps leave the tiny model's ROUGE
+    // at 0 throughout, and on a tie the earliest checkpoint would be the model (python/tests cover that).
+    args: [{ config: testConfig({ train: { ...testConfig().train, checkpointEverySteps: 30, evalEverySteps: 30, evalSamples: 16 } }) }],
   });
   const [rawResult, progress] = await runWorkers(async () => {
     const value = await handle.result();
@@ -112,9 +114,13 @@ test('the pipeline runs preflight -> clean -> split -> train -> evaluate -> regi
   expect(JSON.parse(quarantine[0])).toEqual(expect.objectContaining({ line: expect.any(Number), reason: expect.any(String) }));
   expect(result.split.trainRows + result.split.validationRows).toBe(c.kept);
 
-  // Training really ran to the planned step and checkpointed.
+  // Training really ran to the planned step and checkpointed; its evaluation chose the model.
   expect(result.train.globalStep).toBe(30);
   expect(result.train.trainLoss).toEqual(expect.any(Number));
+  expect(result.train.evaluations).toEqual(
+    expect.objectContaining({ done: 1, samples: 16, best: expect.objectContaining({ step: 30, rougeL: expect.any(Number) }) }),
+  );
+  expect(result.train.earlyStopping).toBeNull();
 
   // MLflow: a model version exists, and its run carries the ROUGE metrics.
   const mlflow = new MlflowClient(MLFLOW_URI);
@@ -127,6 +133,7 @@ test('the pipeline runs preflight -> clean -> split -> train -> evaluate -> regi
     expect(metrics[key]).toBeLessThanOrEqual(1);
   }
   expect(metrics.eval_rougeL).toBeCloseTo(result.evaluation.rouge.rougeL, 6);
+  expect(metrics.best_val_rougeL).toBeCloseTo(result.train.evaluations?.best?.rougeL ?? -1, 6);
 
   // One non-empty summary per product with at least minReviews cleaned reviews.
   const eligible = await queryRows<{ product_id: string }>(
@@ -147,10 +154,16 @@ test('the pipeline runs preflight -> clean -> split -> train -> evaluate -> regi
     expect(step.durationMs).toBeGreaterThanOrEqual(0);
   }
 
-  // The champion gate decided, and the version's tags say so.
-  expect(result.registered.gate).not.toBeNull();
+  // The baselines were scored on the model's rows; the run has them as metrics.
+  const { baselines } = result.evaluation;
+  expect(metrics.baseline_lead_rougeL).toBeCloseTo(baselines.lead.rouge.rougeL, 6);
+  expect(metrics.baseline_common_rougeL).toBeCloseTo(baselines.common.rouge.rougeL, 6);
+  expect(baselines.zeroShot).toEqual({ model: fixture.model, rouge: null, skipped: expect.stringContaining('random weights') });
+
+  // The champion gate decided (register.mustBeat: lead by default), and the version's tags say so.
   const tags = Object.fromEntries(version.tags.map((t) => [t.key, t.value]));
-  expect(tags['tuneflow.decision']).toBe(result.registered.gate?.alias);
+  expect(tags['tuneflow.decision']).toBe(result.registered.gate.decision);
+  expect(result.registered.gate.decision === 'rejected').toBe(result.evaluation.rouge.rougeL <= baselines.lead.rouge.rougeL);
 
   // The run report: the seed's table and three plots, under storage.root and in the MLflow run.
   const report = completedReport(result);
@@ -175,14 +188,20 @@ test('the pipeline runs preflight -> clean -> split -> train -> evaluate -> regi
   );
   expect(report.table.parameters).toBeGreaterThan(0);
   expect(report.table.tuningSeconds).toBeCloseTo((progress.steps.train.durationMs ?? -1) / 1000, 6);
-  expect(report.plots.map((p) => path.basename(p))).toEqual(['loss.png', 'rouge.png', 'throughput.png']);
+  expect(report.plots.map((p) => path.basename(p))).toEqual(['loss.png', 'rouge.png', 'throughput.png', 'rouge_steps.png']);
   for (const plot of report.plots) {
     expect(path.dirname(plot)).toBe(path.dirname(report.htmlPath));
     expect(page).toContain(`href="${path.basename(plot)}"`);
     expectValidPng(await readFile(plot), plot);
   }
   const artifacts = await mlflow.listArtifacts(result.train.mlflowRunId, 'report');
-  expect(artifacts.map((a) => a.path).sort()).toEqual(['report/loss.png', 'report/report.html', 'report/rouge.png', 'report/throughput.png']);
+  expect(artifacts.map((a) => a.path).sort()).toEqual([
+    'report/loss.png',
+    'report/report.html',
+    'report/rouge.png',
+    'report/rouge_steps.png',
+    'report/throughput.png',
+  ]);
   for (const artifact of artifacts) expect(artifact.file_size).toBeGreaterThan(0);
   expect(report.artifactUri).toBe(`runs:/${result.train.mlflowRunId}/report/report.html`);
   expect(report.mlflowUrl).toBe(`${MLFLOW_URI}/#/experiments/${run.info.experiment_id}/runs/${run.info.run_id}/artifactPath/report/report.html`);
@@ -193,7 +212,8 @@ test('the pipeline runs preflight -> clean -> split -> train -> evaluate -> regi
 test('a borderline champion gate waits for a person: reject keeps the champion; a failed report fails no pipeline', async () => {
   const workflowId = `pipeline-gate-${Date.now()}`;
   const config = testConfig({
-    register: { modelName: `tuneflow-gate-test-${Date.now()}`, reviewBand: 1, reviewTimeoutSeconds: 3600, reviewDefault: 'promote' },
+    // mustBeat none: this test is about the review, which a version below the floor never gets.
+    register: { modelName: `tuneflow-gate-test-${Date.now()}`, reviewBand: 1, reviewTimeoutSeconds: 3600, reviewDefault: 'promote', mustBeat: 'none' },
     summarize: { minReviews: 10, numBeams: 1, minNewTokens: 1, maxNewTokens: 4, perReview: false, latencySamples: 0 },
   });
   const championVersion = await registerChampion(PipelineConfig.parse(config));
@@ -227,7 +247,7 @@ test('a borderline champion gate waits for a person: reject keeps the champion; 
   // evaluate scored the champion on the same rows; register kept it, as the person decided.
   expect(result.evaluation.champion?.version).toBe(championVersion);
   expect(result.registered.gate).toEqual(
-    expect.objectContaining({ alias: 'challenger', decidedBy: 'signal', champion: { version: championVersion, rougeL: result.evaluation.champion?.rouge.rougeL } }),
+    expect.objectContaining({ decision: 'challenger', decidedBy: 'signal', champion: { version: championVersion, rougeL: result.evaluation.champion?.rouge.rougeL } }),
   );
   const mlflow = new MlflowClient(MLFLOW_URI);
   expect(await mlflow.aliasVersion(config.register!.modelName!, 'champion')).toBe(championVersion);
