@@ -25,7 +25,7 @@ def events_socket(tmp_path, monkeypatch):
     server.listen()
     monkeypatch.setenv("TUNEFLOW_EVENTS_SOCKET", path)
     monkeypatch.setattr(events, "_channel", None)
-    monkeypatch.setattr(events, "_exit_when_orphaned", lambda channel: None)
+    monkeypatch.setattr(events, "_exit_when_orphaned", lambda channel, on_request: None)
 
     def read_events() -> list[dict]:
         events._channel.shutdown(socket.SHUT_WR)

@@ -2,7 +2,9 @@
  * DeepSpeed ZeRO-2 and ZeRO-3 (with parameter and optimizer offload) for real, on CPUs: the
  * train activity starts the DeepSpeed launcher with two ranks (DS_ACCELERATOR=cpu, gloo), exactly
  * the path a GPU host takes. Each stage is killed after its first checkpoint and resumed from it:
- * the DeepSpeed checkpoint (partitioned optimizer states per rank) saves and loads.
+ * the DeepSpeed checkpoint (partitioned optimizer states per rank) saves and loads. CI kills and
+ * resumes ZeRO-3 (the t5-11b path; ZeRO-2 on two ranks trains in CI in durable-training's
+ * cancellation case); `npm run soak` (TUNEFLOW_SOAK=1) does both stages.
  */
 import * as path from 'node:path';
 import { readFile, readdir } from 'node:fs/promises';
@@ -66,7 +68,9 @@ async function waitForPointer(file: string, attempt: Promise<unknown>): Promise<
   throw new Error(`attempt 1 ended before writing a checkpoint pointer at ${file}: ${String(await attempt)}`);
 }
 
-test.each([2, 3] as const)('ZeRO-%i on two CPU ranks: killed after a checkpoint, resumed from it', async (stage) => {
+const STAGES = process.env.TUNEFLOW_SOAK === '1' ? ([2, 3] as const) : ([3] as const);
+
+test.each(STAGES)('ZeRO-%i on two CPU ranks: killed after a checkpoint, resumed from it', async (stage) => {
   const input = trainInput(stage);
   const trainDir = path.join(workDir, 'runs', input.pipelineId, 'train');
 
