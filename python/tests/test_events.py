@@ -2,6 +2,7 @@
 
 import errno
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -210,3 +211,24 @@ def test_step_exits_when_its_activity_goes_away(tmp_path):
     server.close()
     assert step.wait(timeout=10) == events.ORPHANED_EXIT_CODE
     assert b"worker is gone" in step.stderr.read()
+
+
+def test_step_exits_when_its_worker_and_the_stderr_reader_are_gone(tmp_path):
+    """A dead worker also closed the pipes it read the step's output from: the watchdog's last
+    message then fails to write (BrokenPipeError), and the step must exit all the same."""
+    path = str(tmp_path / "events.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen()
+    read_end, write_end = os.pipe()
+    step = subprocess.Popen(
+        [sys.executable, "-c", "import time; from tuneflow_ml import events; events.connect(); time.sleep(60)"],
+        env={"TUNEFLOW_EVENTS_SOCKET": path, "PYTHONPATH": str(PYTHON_DIR)},
+        stderr=write_end,
+    )
+    os.close(write_end)
+    connection, _ = server.accept()
+    os.close(read_end)  # nobody reads the step's stderr any more
+    connection.close()
+    server.close()
+    assert step.wait(timeout=10) == events.ORPHANED_EXIT_CODE

@@ -57,6 +57,7 @@ def _exit_when_orphaned(channel: socket.socket, on_request: Callable[[dict], Non
     # error), which means the worker process that owns this step is gone. The generation engine
     # gets its requests this way, one JSON object per line, until the same end-of-file.
     pending = b""
+    why = "events socket closed: the activity's worker is gone; exiting without a checkpoint\n"
     try:
         while data := channel.recv(65536):
             if on_request is None:
@@ -66,8 +67,15 @@ def _exit_when_orphaned(channel: socket.socket, on_request: Callable[[dict], Non
                 on_request(json.loads(line))
     except OSError:
         pass
-    sys.stderr.write("events socket closed: the activity's worker is gone; exiting without a checkpoint\n")
-    sys.stderr.flush()
+    except ValueError as exc:
+        why = f"events socket: a request that is not JSON ({exc}); exiting so that the worker starts a new process\n"
+    # Whatever happens, exit: the worker that read stderr is usually gone too, and a write to its
+    # pipe raises (BrokenPipeError), which must not end this thread with the process left running.
+    try:
+        sys.stderr.write(why)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     os._exit(ORPHANED_EXIT_CODE)
 
 
