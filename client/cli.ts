@@ -9,6 +9,7 @@
  *   tuneflow serve [--config FILE] [--alias champion] [--port 5001]
  *   tuneflow codec-server [--port 8888]      (decrypted payloads in the Temporal UI)
  *   tuneflow list --step train
+ *   tuneflow compare <pipeline id>... [--html FILE]  (the seed's closing table across runs)
  *   tuneflow schedule create nightly --config configs/t5-small.yaml --cron "0 2 * * *"
  *
  * Every command but `serve` and `codec-server` (foreground servers) takes `--json` for scripts.
@@ -33,6 +34,7 @@ import { summarizeText, type SummarizeTextOptions } from './summarize-text';
 import { planCommand } from './plan';
 import { serveCommand, type ServeOptions } from './serve';
 import { codecServerCommand } from './codec-server';
+import { compareCommand, type CompareOptions } from './compare';
 
 const POLL_MS = 2_000;
 
@@ -169,6 +171,12 @@ export function buildCli(): Command {
     .option('--port <port>', 'port to listen on', (v: string) => Number(v), 8888)
     .option('--ui-origin <origin...>', "the Temporal UI's origin(s) allowed to call it (default: TEMPORAL_UI_URL's)")
     .action((options: { host: string; port: number; uiOrigin?: string[] }) => codecServerCommand(options));
+  program
+    .command('compare <ids...>')
+    .description("the seed's closing table across finished pipelines: size, tuning time, cost, latency, ROUGE-L beside the baselines")
+    .option('--html <file>', 'also write a self-contained HTML page with the table and its plots')
+    .option('--json', 'machine-readable output')
+    .action((ids: string[], options: CompareOptions) => compareCommand(ids, options));
   addOpsCommands(program);
   return program;
 }

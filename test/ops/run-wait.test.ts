@@ -6,7 +6,7 @@
  * durations and summarize's shards.
  */
 import * as path from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../../lib/artifacts';
 import { PIPELINE_STEPS } from '../../lib/pipeline';
 import type { PipelineConfigInput } from '../../lib/config';
 import { PipelineStatus } from '../../client/status/pipeline';
+import { Comparison } from '../../client/compare';
 import { MLFLOW_URI, demoFixture, startTemporal, tempDir } from '../helpers/environment';
 
 const MAX_STEPS = 40;
@@ -61,6 +62,8 @@ test('run --wait prints training and summarize progress, then status shows the f
   const run = await cpuWorker.runUntil(gpuWorker.runUntil(cli(['run', '--config', configFile, '--id', pipelineId, '--wait'])));
   // The workers have stopped: a completed pipeline's status comes from its result, with no replay.
   const [statusRun, statusText] = [await cli(['status', pipelineId, '--json']), await cli(['status', pipelineId])];
+  const htmlFile = path.join(workDir, 'compare.html');
+  const compared = await cli(['compare', pipelineId, 'no-such-pipeline', '--json', '--html', htmlFile]);
 
   expect({ exitCode: run.exitCode, stderr: run.stderr }).toEqual({ exitCode: 0, stderr: '' });
   expect(run.stdout).toContain(`started pipeline ${pipelineId}`);
@@ -84,6 +87,18 @@ test('run --wait prints training and summarize progress, then status shows the f
   const shards = status.steps.find((s) => s.step === 'summarize')?.shards;
   expect(shards?.total).toBeGreaterThan(1);
   expect(shards).toEqual({ done: shards?.total, total: shards?.total, products: { done: shards?.total, total: shards?.total }, reviews: { done: 0, total: 0 } });
+
+  // compare reads the finished pipeline from the server; an unknown id is named, with what to do.
+  expect(compared.exitCode).toBe(1);
+  expect(compared.stderr).toContain('error: no pipeline no-such-pipeline on this Temporal server: check the id');
+  const comparison = Comparison.parse(JSON.parse(compared.stdout));
+  expect(comparison.problems.map((p) => p.pipelineId)).toEqual(['no-such-pipeline']);
+  expect(comparison.rows).toHaveLength(1);
+  expect(comparison.rows[0]).toMatchObject({ pipelineId, model: `${config.register!.modelName} v1`, device: 'cpu', estimatedCostUsd: 0 });
+  expect(comparison.rows[0].scoredRows).toBeGreaterThan(0);
+  expect(comparison.rows[0].parameters).toBeGreaterThan(0);
+  expect(comparison.rows[0].latencyMs?.samples).toBeGreaterThan(0);
+  expect(await readFile(htmlFile, 'utf8')).toContain(`${config.register!.modelName} v1, lead-N: `);
 
   expect(statusText.exitCode).toBe(0);
   expect(statusText.stdout).toMatch(new RegExp(`^${pipelineId}: COMPLETED`));
