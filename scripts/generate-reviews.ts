@@ -17,6 +17,7 @@ import { finished } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { Command, InvalidArgumentError } from 'commander';
 import { AMAZON_TSV_COLUMNS } from '../activities/clean/columns';
+import { mulberry32 } from '../lib/seeded-random';
 
 export interface GenerateOptions {
   rows: number;
@@ -43,18 +44,6 @@ const DEFECT_RATES: Record<Defect, number> = {
   missingColumn: 0.015,
   extraColumn: 0.015,
 };
-
-/** mulberry32: a small seeded PRNG, so the same options always give the same file. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = () => number;
 const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)];

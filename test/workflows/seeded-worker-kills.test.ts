@@ -20,6 +20,7 @@ import { MLFLOW_URI, demoFixture, startTemporal, tempDir } from '../helpers/envi
 import { startWorkerProcess, stopWorkerProcess, type WorkerKind, type WorkerProcess } from '../helpers/worker-processes';
 import { duplicatedOutputs } from '../helpers/pipeline-outputs';
 import { retriedActivities } from '../helpers/history-figures';
+import { mulberry32 } from '../../lib/seeded-random';
 
 const SOAK = process.env.TUNEFLOW_SOAK === '1';
 const RUNS = Number(process.env.TUNEFLOW_SOAK_RUNS ?? '10');
@@ -44,18 +45,6 @@ afterAll(async () => {
   await Promise.all(Object.values(workers).map(stopWorkerProcess));
   await env?.teardown();
 });
-
-/** mulberry32: a small seeded generator, so a failing draw can be run again. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Waits until the pipeline reaches `moment` (or a later one), then `offsetMs` more; false if it ended first. */
 async function reach(handle: WorkflowHandle, moment: (typeof MOMENTS)[number], offsetMs: number): Promise<boolean> {
@@ -87,7 +76,7 @@ interface RunFigures {
 }
 
 (SOAK ? test : test.skip)(`${RUNS} tiny pipelines, a worker SIGKILLed in each at a seeded moment: all complete, nothing duplicated, one version each`, async () => {
-  const random = seededRandom(SEED);
+  const random = mulberry32(SEED);
   const figures: RunFigures[] = [];
   for (let run = 1; run <= RUNS; run++) {
     const victim: WorkerKind = random() < 0.5 ? 'cpu' : 'gpu';
