@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import { PipelineResult } from '../lib/pipeline';
@@ -18,6 +18,7 @@ import { compareHtml } from './render/compare-html';
 import { compareText } from './render/compare-table';
 
 const rougeL = z.number().min(0).max(1);
+const GRPC_NOT_FOUND = 5;
 
 export const ComparisonRow = z.object({
   pipelineId: z.string(),
@@ -108,7 +109,8 @@ export async function fetchPipelineResult(client: Client, pipelineId: string): P
     }
     return parsed.data;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
+    // The history and description reads are raw service calls: an unknown id is gRPC NOT_FOUND (5).
+    if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) {
       return { pipelineId, problem: `no pipeline ${pipelineId} on this Temporal server: check the id (\`tuneflow list\`) and TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE` };
     }
     throw err;
