@@ -1,7 +1,8 @@
 /** `tuneflow compare` as text: the seed's closing table, one row per pipeline, then the baselines. */
 import type { Comparison, ComparisonRow } from '../compare';
+import { formatDuration } from './progress';
 
-export function humanCount(n: number): string {
+function humanCount(n: number): string {
   for (const [threshold, suffix] of [
     [1e9, 'B'],
     [1e6, 'M'],
@@ -12,12 +13,6 @@ export function humanCount(n: number): string {
   return String(n);
 }
 
-export function humanDuration(seconds: number): string {
-  if (seconds >= 3600) return `${Math.floor(seconds / 3600)} h ${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')} min`;
-  if (seconds >= 60) return `${Math.floor(seconds / 60)} min ${String(Math.floor(seconds % 60)).padStart(2, '0')} s`;
-  return `${seconds.toFixed(1)} s`;
-}
-
 /** The cells of one row, as the report's table writes them (python/tuneflow_ml/report.py). */
 export function rowCells(row: ComparisonRow): Record<string, string> {
   const zeroShot = row.baselines.zeroShot;
@@ -25,7 +20,7 @@ export function rowCells(row: ComparisonRow): Record<string, string> {
     model: row.model,
     size: `${humanCount(row.parameters)} params`,
     'example summary': row.exampleSummary ?? '(none)',
-    'tuning time': humanDuration(row.tuningSeconds),
+    'tuning time': formatDuration(row.tuningSeconds),
     'estimated cost':
       row.device === 'cpu'
         ? '$0.00 (trained on cpu: no GPU-hours)'
