@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { ReportInput, ReportResult, ReportStepResult, type ReportSpec } from '../lib/steps';
 import { MlflowClient } from '../lib/mlflow';
-import { hostfileNodes } from '../lib/hostfile';
+import { trainingShape } from '../lib/hostfile';
 import { runStepActivity } from '../lib/python-step';
 
 export async function report(rawInput: ReportInput): Promise<ReportResult> {
@@ -23,7 +23,8 @@ export async function report(rawInput: ReportInput): Promise<ReportResult> {
 /** train reports the GPU's name, or `cpu`: a CPU run held no GPU, so it cost no GPU-hours. */
 async function gpusHeld(input: ReportInput): Promise<number> {
   if (input.train.device === 'cpu') return 0;
-  return Math.max(1, input.config.train.numGpus) * (await hostfileNodes(input.config.train.hostfile));
+  const { nodes, gpusPerNode } = await trainingShape(input.config.train);
+  return nodes * gpusPerNode;
 }
 
 /** The link must lead somewhere: checks that MLflow really holds every file the step logged. */

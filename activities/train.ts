@@ -4,14 +4,17 @@
  * A retried attempt (worker killed, heartbeat timeout) resumes from the latest complete
  * checkpoint: the pointer file under storage.root is authoritative (a SIGKILLed worker's last
  * heartbeat can be lost), the heartbeat details are the fallback. The MLflow run is found by the
- * pipeline's tag, so every attempt logs to the same run and the loss curve continues.
+ * pipeline's tag, so every attempt logs to the same run and the loss curve continues. Attempts
+ * that fail the same way train.crashLoopAttempts times in a row end the step (lib/crash-loop.ts).
  */
 import * as path from 'node:path';
 import { readdir, readFile } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { ChampionRef, TrainInput, TrainResult, TrainSpec } from '../lib/steps';
-import { writeFileAtomic } from '../lib/artifacts';
+import { resolveFromRepo, stepDir, writeFileAtomic } from '../lib/artifacts';
+import { recordAttemptFailure } from '../lib/crash-loop';
+import { hostfileNodes } from '../lib/hostfile';
 import { filterString, MlflowClient } from '../lib/mlflow';
 import { deepSpeedConfig } from '../lib/deepspeed';
 import { currentChampion } from '../lib/champion';
@@ -23,15 +26,23 @@ const LatestCheckpoint = z.object({ checkpoint: z.string(), globalStep: z.number
 export type LatestCheckpoint = z.infer<typeof LatestCheckpoint>;
 
 export async function train(rawInput: TrainInput): Promise<TrainResult> {
-  return runStepActivity(rawInput, {
-    step: 'train',
-    input: TrainInput,
-    result: TrainResult,
-    spec: trainSpec,
-    launch: (input) => trainLaunch(input.config.train),
-    // A cancelled run must be gone in seconds; a worker shutting down lets the step checkpoint.
-    graceSeconds: { cancel: 8, workerShutdown: SHUTDOWN_BUDGET.gpu.stepStopSeconds },
-  });
+  try {
+    return await runStepActivity(rawInput, {
+      step: 'train',
+      input: TrainInput,
+      result: TrainResult,
+      spec: trainSpec,
+      launch: (input) => trainLaunch(input.config.train),
+      // A cancelled run must be gone in seconds; a worker shutting down lets the step checkpoint.
+      graceSeconds: { cancel: 8, workerShutdown: SHUTDOWN_BUDGET.gpu.stepStopSeconds },
+    });
+  } catch (error) {
+    // train retries without limit (a lost worker must not end the run): a crash loop must end it.
+    const input = TrainInput.safeParse(rawInput);
+    if (!input.success) throw error;
+    const dir = stepDir(input.data.config, input.data.pipelineId, 'train');
+    throw await recordAttemptFailure(dir, 'train', error, input.data.config.train.crashLoopAttempts);
+  }
 }
 
 /** The spec of this attempt: the pinned start model, the pipeline's MLflow run, where to resume. */
@@ -49,10 +60,17 @@ async function trainSpec(input: TrainInput, outputDir: string): Promise<TrainSpe
   };
 }
 
-/** DeepSpeed or several GPUs: the DeepSpeed launcher, one rank per GPU; else one Python process. */
+/**
+ * DeepSpeed or several GPUs: the DeepSpeed launcher, one rank per GPU (per slot of every node
+ * with a hostfile); else one Python process.
+ */
 async function trainLaunch(train: TrainInput['config']['train']): Promise<Launch> {
   if (train.deepspeed === null && train.numGpus <= 1) return { kind: 'python' };
-  return { kind: 'deepspeed', numGpus: Math.max(train.numGpus, 1), hostfile: train.hostfile, masterPort: await freePort() };
+  const multiNode =
+    train.hostfile === null
+      ? null
+      : { hostfile: resolveFromRepo(train.hostfile), nodes: await hostfileNodes(train.hostfile), masterAddr: train.masterAddr };
+  return { kind: 'deepspeed', numGpus: Math.max(train.numGpus, 1), masterPort: await freePort(), multiNode };
 }
 
 const StartModel = z.object({ startFrom: ChampionRef.nullable() });

@@ -175,8 +175,32 @@ export const TrainConfig = z
     /** Host memory per node, for the plan of CPU offload. */
     hostMemoryGiB: z.number().positive().default(256),
     deepspeed: DeepSpeedConfig.nullable().default(null),
-    /** DeepSpeed hostfile (`host slots=N` lines) for several nodes; storage.root must then be shared. */
+    /**
+     * DeepSpeed hostfile (`host slots=N` lines, one rank per slot) for several nodes, started over
+     * ssh by pdsh from this worker; storage.root must then be a volume every node mounts.
+     */
     hostfile: z.string().min(1).nullable().default(null),
+    /**
+     * The address the ranks rendezvous at (the first host's, as the other nodes reach it); null lets
+     * DeepSpeed ask the first host (`hostname -I`, its first address).
+     */
+    masterAddr: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]+$/, 'a host name or an IP address (it reaches every node\'s shell through pdsh)')
+      .nullable()
+      .default(null),
+    /**
+     * A collective (all-reduce, barrier) that waits this long for a rank fails the whole gang, so
+     * a lost node costs seconds to minutes, not torch's 30-minute default. Keep it above the
+     * longest checkpoint save: ranks wait at a barrier while rank 0 writes.
+     */
+    collectiveTimeoutSeconds: positiveInt.default(600),
+    /**
+     * A crash loop: train ends, non-retryable, once this many attempts in a row failed with the
+     * same error (a bug, not a fault). Infrastructure faults (a lost worker, node or rank, full
+     * storage) never count: they retry for as long as the workflow's policy allows.
+     */
+    crashLoopAttempts: positiveInt.default(3),
     /** Checkpoint every K optimizer steps, and also every M minutes if set; the last `keepCheckpoints` are kept. */
     checkpointEverySteps: positiveInt.default(50),
     checkpointEveryMinutes: z.number().positive().nullable().default(null),

@@ -110,11 +110,23 @@ export const FAILURE_TYPES = {
    * retried, so the step goes on by itself once the volume is writable again (lib/storage-fault.ts).
    */
   StorageUnwritable: 'StorageUnwritable',
+  /**
+   * A rank of a launcher step (one per GPU, on this host or a hostfile's node) vanished without
+   * reporting an error: killed, or its node lost. The gang is stopped; retried (an infrastructure fault).
+   */
+  RankLost: 'RankLost',
+  /** train failed the same way `train.crashLoopAttempts` attempts in a row: a bug, not a fault. Final. */
+  CrashLoop: 'CrashLoop',
 } as const;
 export type FailureType = keyof typeof FAILURE_TYPES;
 
-/** Failures that a retry would only repeat: bad config, bad data, a model too big for the device. */
-export const NON_RETRYABLE_FAILURE_TYPES: string[] = [FAILURE_TYPES.InvalidConfig, FAILURE_TYPES.InvalidData, FAILURE_TYPES.OutOfMemory];
+/** Failures that a retry would only repeat: bad config, bad data, a model too big for the device, a crash loop. */
+export const NON_RETRYABLE_FAILURE_TYPES: string[] = [
+  FAILURE_TYPES.InvalidConfig,
+  FAILURE_TYPES.InvalidData,
+  FAILURE_TYPES.OutOfMemory,
+  FAILURE_TYPES.CrashLoop,
+];
 
 /** The failure type of a Python step's `error` event: its kind where tuneflow names it as final. */
 export function failureTypeOfKind(kind: FailureKind): FailureType {

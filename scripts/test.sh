@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# All tests, against real services: set-up (and Debian's chromium for the browser test), MLflow
-# server (jest's global set-up starts it too), the Python suite (pytest), type checks, then the
-# TypeScript suite (jest; the workflow tests start a real Temporal dev server from
-# .venv/bin/temporal).
+# All tests, against real services: set-up (and Debian's chromium for the browser test, pdsh and
+# OpenSSH for the multi-node test), MLflow server (jest's global set-up starts it too), the Python
+# suite (pytest), type checks, then the TypeScript suite (jest; the workflow tests start a real
+# Temporal dev server from .venv/bin/temporal).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 bash scripts/setup.sh
 bash scripts/install-chromium.sh
+bash scripts/install-multinode.sh
 bash scripts/services.sh start mlflow
 
 echo "== generated Python contracts (config.schema.json, spec_types.py match lib/config.ts and lib/steps/)"

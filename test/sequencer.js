@@ -9,11 +9,11 @@ const Sequencer = require('@jest/test-sequencer').default;
 const SECONDS = {
   'test/workflows/durable-training.test.ts': 310,
   'test/workflows/finetune-pipeline.test.ts': 305,
-  'test/integration/deepspeed-train.test.ts': 230,
   'test/ops/run-wait.test.ts': 190,
   'test/ops/broken-inputs.test.ts': 180,
   'test/ops/security.test.ts': 180,
   'test/workflows/temporal-restart.test.ts': 160,
+  'test/integration/multi-node-train.test.ts': 150,
   'test/integration/start-from-champion.test.ts': 140,
   'test/workflows/mlflow-outage.test.ts': 130,
   'test/integration/storage-faults.test.ts': 115,

@@ -65,6 +65,23 @@ export const ReadyEvent = z.object({
   device: z.string(),
 });
 
+/**
+ * A process of the step says `joined` when it connects (first, with the attempt's token when the
+ * events come over TCP from other nodes) and `left` when it exits by itself: a connection that
+ * closes without `left` is a rank that was killed or lost its node.
+ */
+export const RankEvent = z.object({
+  event: z.literal('rank'),
+  state: z.enum(['joined', 'left']),
+  rank: z.number().int().nonnegative(),
+  localRank: z.number().int().nonnegative(),
+  /** The node's index in the hostfile (DeepSpeed's CROSS_RANK); 0 on one host. */
+  nodeRank: z.number().int().nonnegative(),
+  pid: z.number().int().positive(),
+  hostname: z.string(),
+  token: z.string().nullable(),
+});
+
 export const StepEvent = z.discriminatedUnion('event', [
   ProgressEvent,
   CheckpointEvent,
@@ -73,11 +90,13 @@ export const StepEvent = z.discriminatedUnion('event', [
   ResultEvent,
   ErrorEvent,
   ReadyEvent,
+  RankEvent,
 ]);
 export type StepEvent = z.infer<typeof StepEvent>;
 export type ProgressEvent = z.infer<typeof ProgressEvent>;
 export type CheckpointEvent = z.infer<typeof CheckpointEvent>;
 export type ReadyEvent = z.infer<typeof ReadyEvent>;
+export type RankEvent = z.infer<typeof RankEvent>;
 
 /** What the engine is asked: one shard of bulk summarization, or one text (`tuneflow summarize --text`). */
 export const EngineRequest = z.discriminatedUnion('request', [

@@ -2,28 +2,32 @@
  * Runs one Python step (`python -m tuneflow_ml.<step> --spec spec.json`, or the same module
  * under the DeepSpeed launcher, one process per GPU) for an activity.
  *
- * Events arrive as JSON lines on a Unix socket this side listens on (every rank can connect to a
- * path; the launcher closes inherited descriptors) and are validated against `lib/python-step/protocol.ts`;
+ * Events arrive as JSON lines on a socket this side listens on (event-server.ts: a Unix socket on
+ * one host, TCP when ranks run on a hostfile's nodes; the launcher closes inherited descriptors)
+ * and are validated against `lib/python-step/protocol.ts`;
  * progress and checkpoints are heartbeated (so a retried attempt knows where to resume and the
  * Temporal UI shows them); an `error` event becomes an ApplicationFailure (non-retryable for
  * config, data and out-of-memory faults). If this worker dies, the socket closes and every rank
- * exits (python/tuneflow_ml/events.py), so no orphan trains beside the retry. The processes run
- * in their own process group (process-group.ts): cancellation and worker shutdown send SIGTERM to
- * the whole group, then SIGKILL after a grace period.
+ * exits (python/tuneflow_ml/events.py), so no orphan trains beside the retry. A rank whose
+ * connection closes without a word (killed, its node lost) stops the whole gang at once, and the
+ * failure names the rank and its node (multi-node.ts). The processes run in their own process
+ * group (process-group.ts): cancellation and worker shutdown send SIGTERM to the whole group (the
+ * DeepSpeed runner then stops the ranks of every node), then SIGKILL after a grace period; closing
+ * the events connections makes any rank still running exit, on whichever node it is.
  */
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
 import { rm, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES, failureTypeOfKind } from '../failures';
 import { REPO_ROOT } from '../artifacts';
-import { StepEvent, type StepHeartbeat } from './protocol';
+import type { RankEvent, StepEvent, StepHeartbeat } from './protocol';
 import { pythonEnvironment, stepCommand, type Launch } from './launch';
+import { EventServer, type EventTransport } from './event-server';
+import { checkShellSafe, eventsHost, failedNodes, nodeOutput, rankLostFailure, writeDeepSpeedEnvironment } from './multi-node';
 import { collectOutput } from './output';
 import { signalGroup, stopProcessGroup } from './process-group';
 
@@ -46,24 +50,21 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
   const context = activityContext();
   await writeFile(options.specPath, JSON.stringify(options.spec, null, 2));
 
+  const launch = options.launch ?? { kind: 'python' };
+  const multiNode = launch.kind === 'deepspeed' ? launch.multiNode : null;
+  if (multiNode) checkShellSafe({ 'storage.root (the spec path)': options.specPath, 'the repository folder': REPO_ROOT });
   const socketPath = path.join(os.tmpdir(), `tuneflow-${options.module}-${randomUUID().slice(0, 8)}.sock`);
-  const connections: Promise<void>[] = [];
+  const transport: EventTransport = multiNode
+    ? { kind: 'tcp', host: await eventsHost(multiNode.masterAddr) }
+    : { kind: 'unix', path: socketPath };
   const heartbeat: StepHeartbeat = { step: options.module, progress: null, checkpoint: null };
   const outputTail: string[] = [];
   let result: Record<string, unknown> | null = null;
   let failure: ApplicationFailure | null = null;
+  let lostRank: RankEvent | null = null;
+  let exited = false;
 
-  const handleLine = (line: string) => {
-    if (line.trim() === '') return;
-    const parsed = StepEvent.safeParse(safeJson(line));
-    if (!parsed.success) {
-      failure = ApplicationFailure.create({
-        type: FAILURE_TYPES.ProtocolError,
-        message: `tuneflow_ml.${options.module} wrote an event that breaks the protocol (lib/python-step/protocol.ts): ${line.slice(0, 300)}`,
-      });
-      return;
-    }
-    const event = parsed.data;
+  const handleEvent = (event: StepEvent) => {
     switch (event.event) {
       case 'progress':
         heartbeat.progress = event;
@@ -88,30 +89,58 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
         break;
     }
   };
-  const server = await listenForEvents(socketPath, (socket) => {
-    const lines = createInterface({ input: socket });
-    lines.on('line', handleLine);
-    connections.push(new Promise<void>((resolve) => lines.on('close', resolve)));
+  let stopGang: (() => void) | null = null;
+  const server = await EventServer.start(transport, {
+    onEvent: handleEvent,
+    onProtocolError: (line) => {
+      failure = ApplicationFailure.create({
+        type: FAILURE_TYPES.ProtocolError,
+        message: `tuneflow_ml.${options.module} wrote an event that breaks the protocol (lib/python-step/protocol.ts): ${line.slice(0, 300)}`,
+      });
+    },
+    // One rank gone leaves the others blocked in a collective: stop the gang now, not at the
+    // timeout. Only the first fault counts: after a reported error the launcher stops the rest.
+    onRankLost: (rank) => {
+      if (launch.kind !== 'deepspeed' || exited || lostRank !== null || failure !== null) return;
+      lostRank = rank;
+      stopGang?.();
+    },
   });
 
-  const [command, ...args] = stepCommand(options.module, options.specPath, options.launch ?? { kind: 'python' });
+  const environment: Record<string, string | undefined> = {
+    ...pythonEnvironment(server.address),
+    TUNEFLOW_EVENTS_TOKEN: server.token ?? undefined,
+  };
+  if (multiNode) {
+    const file = path.join(path.dirname(options.specPath), 'deepspeed_env');
+    const unsafe = await writeDeepSpeedEnvironment(file, environment);
+    if (unsafe.length > 0) context?.log.warn(`not forwarded to the nodes (shell characters in their values): ${unsafe.join(', ')}`);
+    environment.DS_ENV_FILE = file;
+  }
+
+  const [command, ...args] = stepCommand(options.module, options.specPath, launch);
   const child = execa(command, args, {
     cwd: REPO_ROOT,
-    env: pythonEnvironment(socketPath),
+    env: environment,
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, which signalGroup and stopProcessGroup address as a whole.
     detached: true,
     reject: false,
     buffer: false,
   });
+  stopGang = () => {
+    void server.close();
+    void stopProcessGroup(child, 3);
+  };
 
   // Done when the processes have exited and every rank's events are read. A rank that outlived
   // its launcher would hold its connection open: nothing of the step may run past this point.
   const drainEvents = async () => {
     await child;
+    exited = true;
     if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await Promise.all(connections);
+    // A remote rank's last events are on their way when its node's launch ends: read them first.
+    await server.drain(multiNode ? 5_000 : 0);
   };
 
   // Heartbeat on a timer too: cancellation reaches an activity only through heartbeats, and
@@ -144,26 +173,22 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
     // Whatever ended this function (an exception included), no process of the step survives it.
     if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
     if (ticker) clearInterval(ticker);
-    server.close();
+    await server.close();
     await rm(socketPath, { force: true });
   }
 
-  if (failure) throw failure;
+  const stepFailure = failure as ApplicationFailure | null;
+  // A rank lost first explains the errors the others reported after it (their collectives broke).
+  if (lostRank && !stepFailure?.nonRetryable) throw rankLostFailure(options.module, multiNode, lostRank, outputTail);
+  if (stepFailure) throw stepFailure;
   if (completed.exitCode === 0 && result) return result;
-  const tail = outputTail.join('\n');
+  const nodes = multiNode ? failedNodes(outputTail) : [];
+  const where = nodes.length > 0 ? ` (${nodes.map((n) => `${n.node}: exit code ${n.exitCode}`).join(', ')})` : '';
   throw ApplicationFailure.create({
     type: FAILURE_TYPES.PythonStepCrashed,
     message:
-      `tuneflow_ml.${options.module} exited with ${completed.signal ?? `code ${completed.exitCode}`} ` +
-      `without ${result ? 'a clean exit' : 'a result'}; last output:\n${tail}`,
-  });
-}
-
-function listenForEvents(socketPath: string, onConnection: (socket: Socket) => void): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer(onConnection);
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve(server));
+      `tuneflow_ml.${options.module} exited with ${completed.signal ?? `code ${completed.exitCode}`}${where} ` +
+      `without ${result ? 'a clean exit' : 'a result'}; last output:\n${nodeOutput(outputTail, nodes[0]?.node ?? null)}`,
   });
 }
 
@@ -175,12 +200,3 @@ function activityContext(): Context | null {
     return null;
   }
 }
-
-function safeJson(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return null;
-  }
-}
-

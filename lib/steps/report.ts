@@ -26,7 +26,7 @@ export type ReportInput = z.infer<typeof ReportInput>;
 
 export const ReportSpec = ReportInput.extend({
   outputDir: path,
-  /** GPUs the training held (train.numGpus x hostfile nodes); 0 when it ran on the CPU. */
+  /** GPUs the training held (nodes x GPUs per node: the hostfile's slots, else train.numGpus); 0 when it ran on the CPU. */
   gpus: count,
 });
 export type ReportSpec = z.infer<typeof ReportSpec>;

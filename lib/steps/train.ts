@@ -73,6 +73,8 @@ export const PlanSpec = z.object({
   config: PipelineConfig,
   /** Nodes in train.hostfile (1 without one). */
   nodes: z.number().int().positive(),
+  /** Ranks per node: the hostfile's slots, else train.numGpus. */
+  gpusPerNode: z.number().int().positive(),
   /** Fail with InvalidConfig when the configured choice does not fit. */
   enforce: z.boolean(),
   /**
@@ -96,6 +98,7 @@ export const PlanResult = z.object({
   model: z.string(),
   totalParams: count,
   largestLayerParams: count,
+  /** All GPUs: nodes x GPUs per node. */
   gpus: count,
   gpuMemoryGiB: z.number(),
   hostMemoryGiB: z.number(),

@@ -224,7 +224,7 @@ class Engine:
         server.close()
         self.connection.settimeout(600)
         self.pending = b""
-        [self.ready] = self._events_until(lambda e: e["event"] == "ready")
+        *_, self.ready = self._events_until(lambda e: e["event"] == "ready")  # after its `rank joined`
 
     def _events_until(self, last: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
         events = []

@@ -18,7 +18,8 @@ from tuneflow_ml.events import StepError
 
 @pytest.fixture
 def events_socket(tmp_path, monkeypatch):
-    """A listening socket named by TUNEFLOW_EVENTS_SOCKET; read_events() returns what was sent.
+    """A listening socket named by TUNEFLOW_EVENTS_SOCKET; read_events() returns what was sent
+    after the `rank joined` that every connection starts with.
     The orphan watchdog is off: it would end pytest itself when the test closes the socket."""
     path = str(tmp_path / "events.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -32,17 +33,21 @@ def events_socket(tmp_path, monkeypatch):
         events._channel.shutdown(socket.SHUT_WR)
         connection, _ = server.accept()
         with connection.makefile(encoding="utf-8") as lines:
-            return [json.loads(line) for line in lines]
+            joined, *sent = [json.loads(line) for line in lines]
+        assert (joined["event"], joined["state"], joined["pid"]) == ("rank", "joined", os.getpid())
+        return sent
 
     yield read_events
     server.close()
 
 
 def run_in_process(main, read_events) -> tuple[int, list[dict]]:
-    """run_step with the events socket: (exit code, events)."""
+    """run_step with the events socket: (exit code, the events between `rank joined` and `rank left`)."""
     with pytest.raises(SystemExit) as exit_info:
         events.run_step(main, "train")
-    return exit_info.value.code, read_events()
+    *between, left = read_events()
+    assert (left["event"], left["state"]) == ("rank", "left")
+    return exit_info.value.code, between
 
 
 def test_result_event_and_exit_0(events_socket):
@@ -143,7 +148,7 @@ def test_storage_fault_message_says_what_to_do():
 
 def test_protocol_lists_are_the_literal_types():
     assert events.FAILURE_KINDS == ("InvalidConfig", "InvalidData", "OutOfMemory", "StorageUnwritable", "Internal")
-    assert set(events.EVENT_TYPES) == {"progress", "checkpoint", "metrics", "log", "result", "error", "ready"}
+    assert set(events.EVENT_TYPES) == {"progress", "checkpoint", "metrics", "log", "result", "error", "ready", "rank"}
 
 
 def test_out_of_memory_advice_names_every_remedy():

@@ -41,7 +41,7 @@ def _listening_addresses(pid: int) -> list[tuple[str, int]]:
 
 def _rank(rank: int, port: int, results) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE))
-    kept = keep_rendezvous_on_loopback()
+    kept = keep_rendezvous_on_loopback(60)
     dist.init_process_group("gloo", init_method="env://")
     value = torch.ones(1)
     dist.all_reduce(value)
@@ -76,5 +76,5 @@ def test_without_a_loopback_master_addr_torch_defaults_stand(monkeypatch):
     monkeypatch.setenv("MASTER_ADDR", "10.1.2.3")
     monkeypatch.setenv("MASTER_PORT", "29500")
     monkeypatch.delenv("GLOO_SOCKET_IFNAME", raising=False)
-    assert keep_rendezvous_on_loopback() is False
+    assert keep_rendezvous_on_loopback(60) is False
     assert "GLOO_SOCKET_IFNAME" not in os.environ

@@ -1,14 +1,19 @@
 """The writing side of lib/python-step/protocol.ts: one JSON object per line, each with key "event".
 
-Events go to the Unix socket named by TUNEFLOW_EVENTS_SOCKET (the TypeScript activity listens on
-it), never to stdout, which libraries print to. A socket, not an inherited pipe, because the
-DeepSpeed launcher closes inherited descriptors before it starts the ranks, and every rank can
-connect to a path. Without that variable (a person running a step by hand) events go to stderr.
+Events go to the socket named by TUNEFLOW_EVENTS_SOCKET (the TypeScript activity listens on
+it), never to stdout, which libraries print to: a Unix socket path on one host, or
+`tcp://host:port` when the ranks run on other nodes (a hostfile), which then prove themselves with
+TUNEFLOW_EVENTS_TOKEN. A socket, not an inherited pipe, because the DeepSpeed launcher closes
+inherited descriptors before it starts the ranks, and every rank can connect to a path or an
+address. Without that variable (a person running a step by hand) events go to stderr.
 
-Under a launcher (DeepSpeed, torchrun) only rank 0 reports progress and results; any rank reports
-its own failure. The connection also tells each rank that its activity is alive: when the worker
-process dies (SIGKILL, lost machine), the socket closes and the rank exits at once, so that an
-orphaned training cannot write checkpoints beside the retried attempt.
+Every process says `rank joined` first (its rank, node rank and pid) and `rank left` when it
+exits by itself, so the activity knows a rank that vanished (killed, its node lost) at once, and
+which node it was on. Under a launcher (DeepSpeed, torchrun) only rank 0 reports progress and
+results; any rank reports its own failure. The connection also tells each rank that its activity
+is alive: when the worker process dies (SIGKILL, lost machine) or stops the step, the socket
+closes and the rank exits at once, on whichever node it runs, so that an orphaned training cannot
+write checkpoints beside the retried attempt.
 """
 
 import errno
@@ -25,10 +30,12 @@ from typing import Any, Callable, Literal, NoReturn, get_args
 # test/unit/protocol-lists.test.ts fails when they differ.
 FailureKind = Literal["InvalidConfig", "InvalidData", "OutOfMemory", "StorageUnwritable", "Internal"]
 FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)
-EventType = Literal["progress", "checkpoint", "metrics", "log", "result", "error", "ready"]
+EventType = Literal["progress", "checkpoint", "metrics", "log", "result", "error", "ready", "rank"]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 EVENTS_SOCKET_ENV = "TUNEFLOW_EVENTS_SOCKET"
+EVENTS_TOKEN_ENV = "TUNEFLOW_EVENTS_TOKEN"
+TCP_SCHEME = "tcp://"
 # Exit status of a rank whose activity went away (EX_SOFTWARE is taken by Python itself).
 ORPHANED_EXIT_CODE = 75
 
@@ -79,26 +86,61 @@ def _exit_when_orphaned(channel: socket.socket, on_request: Callable[[dict], Non
     os._exit(ORPHANED_EXIT_CODE)
 
 
+def _open_channel(address: str) -> socket.socket:
+    """A connected socket to the activity: `tcp://host:port` or a Unix socket path."""
+    try:
+        if address.startswith(TCP_SCHEME):
+            host, _, port = address[len(TCP_SCHEME):].rpartition(":")
+            channel = socket.create_connection((host.strip("[]"), int(port)), timeout=30)
+            channel.settimeout(None)
+            channel.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            return channel
+        channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        channel.connect(address)
+        return channel
+    except OSError as exc:
+        raise RuntimeError(
+            f"cannot connect to the events socket {address} ({EVENTS_SOCKET_ENV}): {exc.strerror or exc}; "
+            "steps are started by a tuneflow activity (on another node: the worker's address must be reachable "
+            "from here, see TUNEFLOW_EVENTS_HOST), or by hand without that variable"
+        ) from exc
+
+
+def _rank_fields(state: Literal["joined", "left"]) -> dict[str, Any]:
+    return {
+        "state": state,
+        "rank": int(os.environ.get("RANK", "0")),
+        "localRank": int(os.environ.get("LOCAL_RANK", "0")),
+        # DeepSpeed's launcher numbers the nodes of the hostfile (CROSS_RANK); one host is node 0.
+        "nodeRank": int(os.environ.get("CROSS_RANK", "0")),
+        "pid": os.getpid(),
+        "hostname": socket.gethostname(),
+    }
+
+
 def connect(on_request: Callable[[dict], None] | None = None) -> socket.socket | None:
-    """Connects to the activity's socket (once per process) and starts the orphan watchdog, which
-    hands every request line to `on_request` (the engine's; a step gets none)."""
+    """Connects to the activity's socket (once per process), says `rank joined` and starts the
+    orphan watchdog, which hands every request line to `on_request` (the engine's; a step gets none)."""
     global _channel
-    path = os.environ.get(EVENTS_SOCKET_ENV)
-    if path is None:
+    address = os.environ.get(EVENTS_SOCKET_ENV)
+    if address is None:
         return None
     with _channel_lock:
         if _channel is None:
-            channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            channel = _open_channel(address)
+            joined = {"event": "rank", **_rank_fields("joined"), "token": os.environ.get(EVENTS_TOKEN_ENV)}
             try:
-                channel.connect(path)
-            except OSError as exc:
-                raise RuntimeError(
-                    f"cannot connect to the events socket {path} ({EVENTS_SOCKET_ENV}): {exc.strerror}; "
-                    "steps are started by a tuneflow activity, or by hand without that variable"
-                ) from exc
+                channel.sendall((json.dumps(joined) + "\n").encode("utf-8"))
+            except OSError:
+                os._exit(ORPHANED_EXIT_CODE)  # the activity went away (or refused us) as we connected
             threading.Thread(target=_exit_when_orphaned, args=(channel, on_request), daemon=True).start()
             _channel = channel
         return _channel
+
+
+def left() -> None:
+    """This process exits by itself, its failure (if any) reported: its connection closing now is no loss."""
+    emit("rank", {**_rank_fields("left"), "token": None}, every_rank=True)
 
 
 def emit(event: EventType, fields: dict[str, Any], every_rank: bool = False) -> None:
@@ -265,6 +307,8 @@ def run_step(main: Callable[[], dict[str, Any]], step_name: str) -> NoReturn:
         traceback.print_exc(file=sys.stderr)
         kind, message, retryable = describe_failure(exc, step_name)
         error(kind, message, retryable)
+        left()
         sys.exit(1)
     result(values)
+    left()
     sys.exit(0)

@@ -87,8 +87,7 @@ def main() -> dict[str, Any]:
     spec: PlanSpec = load_spec(PlanSpec)
     config = spec["config"]
     train, model = config["train"], config["model"]
-    nodes = spec["nodes"]
-    gpus = max(train["numGpus"], 1)
+    nodes, gpus = spec["nodes"], spec["gpusPerNode"]
     bf16 = train["bf16"] is not False
     hf_config = model_config(model["nameOrPath"], offline_fallback=not spec["requireModel"])
     total, largest = count_parameters(hf_config)

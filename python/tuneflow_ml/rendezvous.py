@@ -7,9 +7,10 @@ with a loopback MASTER_ADDR, rank 0 serves the store itself on a socket bound to
 multi-tenant: torch's own `init_process_group(env://)` in this process then shares that server
 instead of opening one; and gloo and NCCL are told to use the loopback interface unless
 GLOO_SOCKET_IFNAME / NCCL_SOCKET_IFNAME say otherwise. With a hostfile (several hosts)
-MASTER_ADDR is the first host's address, and torch's defaults stand.
+MASTER_ADDR is the first host's address, and torch's defaults stand, unless that address is a
+loopback one: nodes that are loopback addresses of one machine (the multi-node tests).
 
-Call `keep_rendezvous_on_loopback()` before anything initializes torch.distributed.
+Call `keep_rendezvous_on_loopback(timeout)` before anything initializes torch.distributed.
 """
 
 import datetime
@@ -34,7 +35,7 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-def keep_rendezvous_on_loopback() -> bool:
+def keep_rendezvous_on_loopback(timeout_seconds: int) -> bool:
     """True when this process is one rank of a one-host launch and its sockets were kept on loopback."""
     global _store
     address, port = os.environ.get("MASTER_ADDR"), os.environ.get("MASTER_PORT")
@@ -54,7 +55,7 @@ def keep_rendezvous_on_loopback() -> bool:
         int(port),
         int(os.environ.get("WORLD_SIZE", "1")),
         True,
-        datetime.timedelta(minutes=30),
+        datetime.timedelta(seconds=timeout_seconds),
         wait_for_workers=False,
         multi_tenant=True,
         master_listen_fd=listener.detach(),

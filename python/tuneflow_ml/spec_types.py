@@ -73,6 +73,9 @@ class TrainConfig(TypedDict):
     hostMemoryGiB: float
     deepspeed: DeepSpeedConfig | None
     hostfile: str | None
+    masterAddr: str | None
+    collectiveTimeoutSeconds: int
+    crashLoopAttempts: int
     checkpointEverySteps: int
     checkpointEveryMinutes: float | None
     keepCheckpoints: int
@@ -308,6 +311,7 @@ class EvaluateSpec(TypedDict):
 class PlanSpec(TypedDict):
     config: PipelineConfig
     nodes: int
+    gpusPerNode: int
     enforce: bool
     requireModel: bool
 

@@ -200,7 +200,7 @@ def main() -> dict:
     deepspeed = spec["deepspeedConfig"]
     check_deepspeed_device(deepspeed)
     # Before the Trainer initializes torch.distributed: a one-host launch listens on loopback only.
-    keep_rendezvous_on_loopback()
+    keep_rendezvous_on_loopback(train["collectiveTimeoutSeconds"])
     distributed_on_cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = device_name()
     print(f"train: device {device}, bf16 {bf16}", file=sys.stderr)
@@ -255,6 +255,9 @@ def main() -> dict:
         # and every rank would train alone as rank 0; its CPU path joins them with gloo.
         use_cpu=distributed_on_cpu,
         ddp_backend="gloo" if distributed_on_cpu else None,
+        # A rank that stops answering (killed, its node lost) fails the others' collectives after
+        # this long, instead of torch's 30 minutes: the gang ends and the retry resumes.
+        ddp_timeout=train["collectiveTimeoutSeconds"],
         save_strategy="steps",
         save_steps=train["checkpointEverySteps"],
         save_total_limit=train_eval.checkpoints_kept(train),

@@ -32,7 +32,7 @@ async function sql<T>(query: string): Promise<T[]> {
 
 type MetricPoint = { step: number; value: number; timestamp: number };
 
-async function metricHistory(trackingUri: string, runId: string, key: string): Promise<MetricPoint[]> {
+export async function metricHistory(trackingUri: string, runId: string, key: string): Promise<MetricPoint[]> {
   const response = await fetch(`${trackingUri}/api/2.0/mlflow/metrics/get-history?run_id=${runId}&metric_key=${key}&max_results=10000`);
   if (!response.ok) throw new Error(`MLflow metrics/get-history ${key} of run ${runId}: HTTP ${response.status}`);
   return ((await response.json()) as { metrics?: MetricPoint[] }).metrics ?? [];

@@ -2,9 +2,10 @@
  * DeepSpeed ZeRO-2 and ZeRO-3 (with parameter and optimizer offload) for real, on CPUs: the
  * train activity starts the DeepSpeed launcher with two ranks (DS_ACCELERATOR=cpu, gloo), exactly
  * the path a GPU host takes. Each stage is killed after its first checkpoint and resumed from it:
- * the DeepSpeed checkpoint (partitioned optimizer states per rank) saves and loads. CI kills and
- * resumes ZeRO-3 (the t5-11b path; ZeRO-2 on two ranks trains in CI in durable-training's
- * cancellation case); `npm run soak` (TUNEFLOW_SOAK=1) does both stages.
+ * the DeepSpeed checkpoint (partitioned optimizer states per rank) saves and loads. Soak only
+ * (`npm run soak`, TUNEFLOW_SOAK=1): in CI, ZeRO-3 is killed and resumed across two nodes through
+ * the same launcher and checkpoints (multi-node-train.test.ts), and ZeRO-2 on two ranks of one host
+ * trains in durable-training's cancellation case.
  */
 import * as path from 'node:path';
 import { readFile, readdir } from 'node:fs/promises';
@@ -68,9 +69,9 @@ async function waitForPointer(file: string, attempt: Promise<unknown>): Promise<
   throw new Error(`attempt 1 ended before writing a checkpoint pointer at ${file}: ${String(await attempt)}`);
 }
 
-const STAGES = process.env.TUNEFLOW_SOAK === '1' ? ([2, 3] as const) : ([3] as const);
+const soakOnly = process.env.TUNEFLOW_SOAK === '1' ? test : test.skip;
 
-test.each(STAGES)('ZeRO-%i on two CPU ranks: killed after a checkpoint, resumed from it', async (stage) => {
+soakOnly.each([2, 3] as const)('ZeRO-%i on two CPU ranks: killed after a checkpoint, resumed from it', async (stage) => {
   const input = trainInput(stage);
   const trainDir = path.join(workDir, 'runs', input.pipelineId, 'train');
 
@@ -81,7 +82,8 @@ test.each(STAGES)('ZeRO-%i on two CPU ranks: killed after a checkpoint, resumed 
   );
   const pointer = await waitForPointer(path.join(trainDir, 'latest-checkpoint.json'), attempt1);
   await execa('pkill', ['-KILL', '-f', path.join(trainDir, 'spec.json')], { reject: false });
-  expect(await attempt1).toEqual(expect.objectContaining({ type: 'PythonStepCrashed' }));
+  // Launcher and ranks die together: named as the launcher's crash or as a lost rank, whichever is seen first.
+  expect(['PythonStepCrashed', 'RankLost']).toContain((await attempt1 as { type?: string }).type);
 
   // The DeepSpeed checkpoint: one partition of the optimizer states per rank.
   const stateFiles = await readdir(path.join(pointer.checkpoint, `global_step${pointer.globalStep}`));
