@@ -30,6 +30,8 @@ interface Connection {
   socket: Socket;
   rank: RankEvent | null;
   settled: boolean;
+  /** Refused for its token: its lines, even those already buffered, are dropped. */
+  refused: boolean;
   closed: Promise<void>;
 }
 
@@ -81,18 +83,20 @@ export class EventServer {
       socket,
       rank: null,
       settled: false,
+      refused: false,
       // The socket's close, not readline's: a destroyed socket never ends its readline interface.
       closed: new Promise<void>((resolve) => socket.once('close', () => resolve())),
     };
     this.connections.add(connection);
     lines.on('line', (line) => {
-      if (line.trim() === '') return;
+      if (connection.refused || line.trim() === '') return;
       const parsed = StepEvent.safeParse(safeJson(line));
       if (connection.rank === null && this.token !== null) {
         // Over TCP, the first line proves the sender: anything else is closed unread.
         if (!parsed.success || parsed.data.event !== 'rank' || parsed.data.token !== this.token) {
           this.rejected += 1;
           this.connections.delete(connection);
+          connection.refused = true; // the rest of what it sent is not read either
           socket.destroy();
           return;
         }

@@ -31,7 +31,7 @@ export function pythonExecutable(): string {
 
 /**
  * The environment of every Python process of tuneflow (steps and engines): our package importable,
- * events to `socketPath`, output unbuffered (the last lines before a crash are the useful ones).
+ * events to `eventsAddress` (a socket path or tcp://host:port), output unbuffered (the last lines before a crash are the useful ones).
  */
 export function pythonEnvironment(eventsAddress: string): Record<string, string | undefined> {
   return {

@@ -131,8 +131,9 @@ def test_train_result_counts_the_points_an_outage_lost(outage, dataset, tiny_mod
     finally:
         outage.come_back()
     client = mlflow.MlflowClient(outage.uri)
-    logged = {m.step for m in client.get_metric_history(run_id, "train_loss")}
     expected = set(range(2, 25, 2))
-    # Each logged step sends train_loss, learning_rate, grad_norm and epoch.
-    assert result["metricsNotLogged"] == 4 * len(expected - logged) > 0
+    # Each logged step sends train_loss, learning_rate, grad_norm and epoch; a step logged as the
+    # server came back can have some of them and not the others, so every point is counted.
+    lost = sum(len(expected - {m.step for m in client.get_metric_history(run_id, key)}) for key in ("train_loss", "learning_rate", "grad_norm", "epoch"))
+    assert result["metricsNotLogged"] == lost > 0
     assert client.get_run(run_id).data.tags[tracking.METRICS_NOT_LOGGED_TAG] == str(result["metricsNotLogged"])
