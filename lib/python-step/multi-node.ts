@@ -78,14 +78,41 @@ export function failedNodes(outputTail: string[]): { node: string; exitCode: num
     .map((match) => ({ node: match[1], exitCode: Number(match[2]) }));
 }
 
-/** The last output lines of one node (pdsh prefixes them `node: `); the whole tail without one. */
-export function nodeOutput(outputTail: string[], node: string | null): string {
-  const lines = node === null ? [] : outputTail.filter((line) => line.includes(`${node}: `));
-  return lines.length > 0 ? lines.slice(-20).join('\n') : outputTail.join('\n');
+const NODE_TAIL_LINES = 20;
+
+/**
+ * The last output lines of each node, kept apart (pdsh prefixes them `node: `): one busy node's
+ * output must not push out the failing node's last lines.
+ */
+export class NodeOutput {
+  private readonly tails = new Map<string, string[]>();
+
+  constructor(nodes: string[]) {
+    for (const node of nodes) this.tails.set(node, []);
+  }
+
+  add(line: string): void {
+    const prefix = /^([^:\s]+): /.exec(line)?.[1];
+    const tail = prefix === undefined ? undefined : this.tails.get(prefix);
+    if (!tail) return;
+    tail.push(line);
+    if (tail.length > NODE_TAIL_LINES) tail.shift();
+  }
+
+  /** The node's last lines; the step's whole tail when there is no node or it printed nothing. */
+  of(node: string | null, outputTail: string[]): string {
+    const lines = node === null ? [] : (this.tails.get(node) ?? []);
+    return (lines.length > 0 ? lines : outputTail).join('\n');
+  }
 }
 
 /** A rank that vanished: which, where, what became of the gang, what the retry does. */
-export function rankLostFailure(module: string, multiNode: MultiNode | null, rank: RankEvent, outputTail: string[]): ApplicationFailure {
+export function rankLostFailure(
+  module: string,
+  multiNode: MultiNode | null,
+  rank: RankEvent,
+  output: { nodes: NodeOutput; tail: string[] },
+): ApplicationFailure {
   const node = nodeName(multiNode, rank);
   return ApplicationFailure.create({
     type: FAILURE_TYPES.RankLost,
@@ -94,6 +121,6 @@ export function rankLostFailure(module: string, multiNode: MultiNode | null, ran
       'it was killed (out of host memory, a person, a node shutdown) or its node or network was lost. ' +
       'The other ranks were stopped; the retry resumes from the last complete checkpoint' +
       (multiNode ? ` (check that ${node} is up and reachable over ssh)` : '') +
-      `; last output:\n${nodeOutput(outputTail, multiNode ? node : null)}`,
+      `; last output${multiNode ? ` of ${node}` : ''}:\n${output.nodes.of(multiNode ? node : null, output.tail)}`,
   });
 }

@@ -27,7 +27,7 @@ import { REPO_ROOT } from '../artifacts';
 import type { RankEvent, StepEvent, StepHeartbeat } from './protocol';
 import { pythonEnvironment, stepCommand, type Launch } from './launch';
 import { EventServer, type EventTransport } from './event-server';
-import { checkShellSafe, eventsHost, failedNodes, nodeOutput, rankLostFailure, writeDeepSpeedEnvironment } from './multi-node';
+import { checkShellSafe, eventsHost, failedNodes, NodeOutput, rankLostFailure, writeDeepSpeedEnvironment } from './multi-node';
 import { collectOutput } from './output';
 import { signalGroup, stopProcessGroup } from './process-group';
 
@@ -59,6 +59,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
     : { kind: 'unix', path: socketPath };
   const heartbeat: StepHeartbeat = { step: options.module, progress: null, checkpoint: null };
   const outputTail: string[] = [];
+  const nodeOutput = new NodeOutput(multiNode?.nodes.map((node) => node.name) ?? []);
   let result: Record<string, unknown> | null = null;
   let failure: ApplicationFailure | null = null;
   let lostRank: RankEvent | null = null;
@@ -139,8 +140,10 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
     await child;
     exited = true;
     if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
-    // A remote rank's last events are on their way when its node's launch ends: read them first.
-    await server.drain(multiNode ? 5_000 : 0);
+    // The ranks' last events (a result sent just before exiting) may still be unread: every
+    // connection closes by itself once its process is gone; one that does not (a rank left on a
+    // node) is closed after 5 s, which makes it exit.
+    await server.drain(5_000);
   };
 
   // Heartbeat on a timer too: cancellation reaches an activity only through heartbeats, and
@@ -151,8 +154,8 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
   const ticker = context ? setInterval(() => context.heartbeat(heartbeat), tickMs) : null;
   const finished = Promise.all([
     drainEvents(),
-    collectOutput(child.stdout, `${options.module} stdout`, outputTail),
-    collectOutput(child.stderr, `${options.module} stderr`, outputTail),
+    collectOutput(child.stdout, `${options.module} stdout`, outputTail, (line) => nodeOutput.add(line)),
+    collectOutput(child.stderr, `${options.module} stderr`, outputTail, (line) => nodeOutput.add(line)),
     child,
   ]);
   let completed;
@@ -179,7 +182,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
 
   const stepFailure = failure as ApplicationFailure | null;
   // A rank lost first explains the errors the others reported after it (their collectives broke).
-  if (lostRank && !stepFailure?.nonRetryable) throw rankLostFailure(options.module, multiNode, lostRank, outputTail);
+  if (lostRank && !stepFailure?.nonRetryable) throw rankLostFailure(options.module, multiNode, lostRank, { nodes: nodeOutput, tail: outputTail });
   if (stepFailure) throw stepFailure;
   if (completed.exitCode === 0 && result) return result;
   const nodes = multiNode ? failedNodes(outputTail) : [];
@@ -188,7 +191,7 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
     type: FAILURE_TYPES.PythonStepCrashed,
     message:
       `tuneflow_ml.${options.module} exited with ${completed.signal ?? `code ${completed.exitCode}`}${where} ` +
-      `without ${result ? 'a clean exit' : 'a result'}; last output:\n${nodeOutput(outputTail, nodes[0]?.node ?? null)}`,
+      `without ${result ? 'a clean exit' : 'a result'}; last output${nodes[0] ? ` of ${nodes[0].node}` : ''}:\n${nodeOutput.of(nodes[0]?.node ?? null, outputTail)}`,
   });
 }
 

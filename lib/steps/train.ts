@@ -33,7 +33,7 @@ export const TrainResult = z.object({
   bf16: z.boolean(),
   resumedFrom: path.nullable(),
   /**
-   * Per-step metric points that never reached MLflow (down longer than its HTTP retries); the run
+   * Per-step metric points MLflow did not confirm (down longer than its HTTP retries); the run
    * then carries the tag `tuneflow.metrics_not_logged` with this count.
    */
   metricsNotLogged: count,

@@ -132,8 +132,9 @@ def test_train_result_counts_the_points_an_outage_lost(outage, dataset, tiny_mod
         outage.come_back()
     client = mlflow.MlflowClient(outage.uri)
     expected = set(range(2, 25, 2))
-    # Each logged step sends train_loss, learning_rate, grad_norm and epoch; a step logged as the
-    # server came back can have some of them and not the others, so every point is counted.
+    # Each logged step sends train_loss, learning_rate, grad_norm and epoch. The count is of points
+    # MLflow did not confirm, whole steps: a send the outage cut after the server stored it (the
+    # queue merges the steps waiting into one request) counts too, though it is in the curves.
     lost = sum(len(expected - {m.step for m in client.get_metric_history(run_id, key)}) for key in ("train_loss", "learning_rate", "grad_norm", "epoch"))
-    assert result["metricsNotLogged"] == lost > 0
+    assert 0 < lost <= result["metricsNotLogged"] and result["metricsNotLogged"] % 4 == 0
     assert client.get_run(run_id).data.tags[tracking.METRICS_NOT_LOGGED_TAG] == str(result["metricsNotLogged"])

@@ -39,7 +39,8 @@ class QueuedMetrics:
         self._sent.append((len(values), mlflow.log_metrics(values, step=step, synchronous=False)))
 
     def flush(self) -> int:
-        """Waits until the queue is empty; returns how many points MLflow did not get."""
+        """Waits until the queue is empty; returns how many points MLflow did not confirm (a send
+        cut off after the server stored it counts too, so this can exceed the points missing)."""
         mlflow.flush_async_logging()
         missing = 0
         for points, operations in self._sent:

@@ -1,10 +1,12 @@
 /**
  * The events socket of a step (lib/python-step/event-server.ts) over TCP, as ranks on other nodes
- * reach it: the token check, lost ranks, and the `.deepspeed_env` that carries the token.
+ * reach it: the token check, lost ranks, the `.deepspeed_env` that carries the token, and each
+ * node's last output lines.
  */
 import { connect } from 'node:net';
 import { EventServer } from '../../lib/python-step/event-server';
 import { deepSpeedEnvironmentFile } from '../../lib/python-step/launch';
+import { NodeOutput } from '../../lib/python-step/multi-node';
 import type { RankEvent, StepEvent } from '../../lib/python-step';
 
 const rank = (state: 'joined' | 'left', token: string | null, r = 1): RankEvent => ({
@@ -64,4 +66,16 @@ test('.deepspeed_env carries the events address and token, never the codec keys 
     delete process.env.HF_HOME;
     delete process.env.TUNEFLOW_EXTRA;
   }
+});
+
+test("a failing node's last lines survive another node's output", () => {
+  const output = new NodeOutput(['node-a', 'node-b']);
+  const tail: string[] = [];
+  for (const line of ['node-b: Traceback (most recent call last):', 'node-b: ValueError: bad shard', ...Array.from({ length: 100 }, (_, i) => `node-a: step ${i}`)]) {
+    output.add(line);
+    tail.push(line);
+  }
+  expect(output.of('node-b', tail)).toBe('node-b: Traceback (most recent call last):\nnode-b: ValueError: bad shard');
+  expect(output.of('node-a', tail).split('\n')).toHaveLength(20);
+  expect(output.of(null, ['whole tail'])).toBe('whole tail');
 });
