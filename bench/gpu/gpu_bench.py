@@ -163,7 +163,8 @@ def plan_estimate(config: dict, directory: Path) -> dict:
     from tuneflow_ml import plan
 
     spec_path = directory / "plan-spec.json"
-    spec_path.write_text(json.dumps({"config": config, "nodes": 1, "enforce": False}))
+    spec = {"config": config, "nodes": 1, "gpusPerNode": max(config["train"]["numGpus"], 1), "enforce": False, "requireModel": False}
+    spec_path.write_text(json.dumps(spec))
     saved, sys.argv = sys.argv, ["plan", "--spec", str(spec_path)]
     try:
         return plan.main()
