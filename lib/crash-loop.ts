@@ -14,6 +14,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FAILURE_TYPES } from './failures';
+import { jsonOrNull } from './json';
 
 /** Failures of the step itself; rank, worker and storage faults are the infrastructure's. */
 const STEP_FAULTS: string[] = [FAILURE_TYPES.PythonStepError, FAILURE_TYPES.PythonStepCrashed, FAILURE_TYPES.ProtocolError];
@@ -44,7 +45,7 @@ export async function recordAttemptFailure(stepDir: string, step: string, error:
     recent = (await readFile(file, 'utf8'))
       .split('\n')
       .filter(Boolean)
-      .map((line) => AttemptFailure.safeParse(safeJson(line)))
+      .map((line) => AttemptFailure.safeParse(jsonOrNull(line)))
       .filter((parsed) => parsed.success)
       .map((parsed) => parsed.data)
       .slice(-limit);
@@ -63,12 +64,4 @@ export async function recordAttemptFailure(stepDir: string, step: string, error:
       `the checkpoints, and a retry resumes from the last complete one). Every attempt's failure: ${file}`,
     cause: error,
   });
-}
-
-function safeJson(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return null;
-  }
 }

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { configHash, writeFileAtomic } from '../../lib/artifacts';
 import { EngineUsed, GenerationSettings, ModelRef, type ShardJob, type ShardJobResult, type SummarizeInput } from '../../lib/steps';
 import { shardName, shardRows, type InputsPlan, type ShardKind } from './plan';
+import { jsonOrNull } from '../../lib/json';
 
 const MANIFEST_VERSION = 2;
 
@@ -109,7 +110,7 @@ export function allShards(input: SummarizeInput, plan: InputsPlan, stepDir: stri
 export async function finishedManifest(shard: Shard): Promise<ShardManifest | null> {
   const text = await readFile(shard.manifestPath, 'utf8').catch(() => null);
   if (text === null) return null;
-  const parsed = ShardManifest.safeParse(safeJson(text));
+  const parsed = ShardManifest.safeParse(jsonOrNull(text));
   if (!parsed.success || parsed.data.fingerprint !== shard.fingerprint) return null;
   const present = await access(join(dirname(shard.manifestPath), parsed.data.output)).then(
     () => true,
@@ -143,12 +144,4 @@ export async function writeManifest(shard: Shard, result: ShardJobResult, starte
   };
   await writeFileAtomic(shard.manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }

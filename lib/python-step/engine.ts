@@ -19,6 +19,7 @@ import { pythonEnvironment, pythonExecutable } from './launch';
 import { collectOutput } from './output';
 import { signalGroup } from './process-group';
 import { StepEvent, type EngineRequest, type ReadyEvent } from './protocol';
+import { jsonOrNull } from '../json';
 
 export interface EngineOptions {
   /** The CUDA device this engine owns (CUDA_VISIBLE_DEVICES), or null to leave the devices as they are. */
@@ -172,7 +173,7 @@ export class GenerationEngine {
 
   private handleLine(line: string, markReady: (event: ReadyEvent) => void): void {
     if (line.trim() === '') return;
-    const parsed = StepEvent.safeParse(safeJson(line));
+    const parsed = StepEvent.safeParse(jsonOrNull(line));
     const pending = this.pending;
     if (!parsed.success) {
       pending?.reject(
@@ -217,13 +218,5 @@ export class GenerationEngine {
         `the generation engine (pid ${this.pid}) exited with ${this.exitedAs}${during}; the worker starts a new engine ` +
         `and the activity is retried; last output:\n${this.outputTail.join('\n')}`,
     });
-  }
-}
-
-function safeJson(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return null;
   }
 }

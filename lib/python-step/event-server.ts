@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { RankEvent, StepEvent } from './protocol';
+import { jsonOrNull } from '../json';
 
 export type EventTransport = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string };
 
@@ -90,7 +91,7 @@ export class EventServer {
     this.connections.add(connection);
     lines.on('line', (line) => {
       if (connection.refused || line.trim() === '') return;
-      const parsed = StepEvent.safeParse(safeJson(line));
+      const parsed = StepEvent.safeParse(jsonOrNull(line));
       if (connection.rank === null && this.token !== null) {
         // Over TCP, the first line proves the sender: anything else is closed unread.
         if (!parsed.success || parsed.data.event !== 'rank' || parsed.data.token !== this.token) {
@@ -137,12 +138,3 @@ export class EventServer {
     await Promise.all([...this.connections].map((c) => c.closed));
   }
 }
-
-function safeJson(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return null;
-  }
-}
-

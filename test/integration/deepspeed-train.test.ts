@@ -8,12 +8,13 @@
  * trains in durable-training's cancellation case.
  */
 import * as path from 'node:path';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { execa } from 'execa';
 import { train } from '../../activities/train';
 import { parseConfig } from '../../lib/config';
 import { TrainResult, type TrainInput } from '../../lib/steps';
 import { MLFLOW_URI, demoFixture, splitFixture, tempDir } from '../helpers/environment';
+import { waitForPointer } from '../helpers/checkpoint-pointer';
 
 let workDir: string;
 let fixture: { data: string; model: string };
@@ -53,20 +54,6 @@ function trainInput(stage: 2 | 3): TrainInput {
     config,
     ...split,
   };
-}
-
-/** The first checkpoint pointer, polled for as long as the attempt runs (a loaded host is slow). */
-async function waitForPointer(file: string, attempt: Promise<unknown>): Promise<{ checkpoint: string; globalStep: number }> {
-  let settled = false;
-  void attempt.finally(() => (settled = true));
-  while (!settled) {
-    try {
-      return JSON.parse(await readFile(file, 'utf8'));
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`attempt 1 ended before writing a checkpoint pointer at ${file}: ${String(await attempt)}`);
 }
 
 const soakOnly = process.env.TUNEFLOW_SOAK === '1' ? test : test.skip;

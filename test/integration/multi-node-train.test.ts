@@ -9,7 +9,6 @@
  * process on either node. `npm run soak` (TUNEFLOW_SOAK=1) also kills a ZeRO-2 rank.
  */
 import * as path from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { train } from '../../activities/train';
@@ -17,6 +16,7 @@ import { parseConfig } from '../../lib/config';
 import { TrainResult, type TrainInput } from '../../lib/steps';
 import { MLFLOW_URI, demoFixture, splitFixture, tempDir } from '../helpers/environment';
 import { metricHistory } from '../helpers/pipeline-outputs';
+import { waitForPointer } from '../helpers/checkpoint-pointer';
 import { nodeProcesses, startSshNodes, stopSshNodes, type SshNode, type SshNodes } from '../helpers/ssh-nodes';
 
 const MAX_STEPS = 16;
@@ -86,19 +86,6 @@ function watchRanks(attempt: Promise<unknown>): Promise<Set<string>> {
   })();
 }
 
-async function waitForPointer(trainDir: string, attempt: Promise<unknown>): Promise<{ checkpoint: string; globalStep: number }> {
-  let settled = false;
-  void attempt.finally(() => (settled = true));
-  while (!settled) {
-    try {
-      return JSON.parse(await readFile(path.join(trainDir, 'latest-checkpoint.json'), 'utf8'));
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  throw new Error(`the attempt ended before writing a checkpoint pointer: ${String(await attempt)}`);
-}
-
 async function rankOf(node: SshNode): Promise<number> {
   const rank = (await nodeProcesses(node)).find((p) => isRank(p.command));
   if (!rank) throw new Error(`no training rank runs on ${node.name}`);
@@ -132,7 +119,7 @@ test.each(KILLED_STAGES)('ZeRO-%i: the rank on node-b is killed; the step fails 
     () => null,
     (err: unknown) => err,
   );
-  const pointer = await waitForPointer(trainDir, attempt1);
+  const pointer = await waitForPointer(path.join(trainDir, 'latest-checkpoint.json'), attempt1);
   const killedAt = Date.now();
   process.kill(await rankOf(nodes.nodes[1]), 'SIGKILL');
   const failure = await attempt1;

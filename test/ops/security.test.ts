@@ -370,12 +370,7 @@ test('config strings full of shell metacharacters reach subprocesses as plain ar
   await access(path.join(config.storage.root, idInjected, 'evaluate', 'spec.json'));
   // Under the DeepSpeed launcher the hostfile is one argument, as given.
   const hostfile = path.join(workDir, `hosts${inject('hostfile')}`);
-  const command = stepCommand('train', '/tmp/spec.json', {
-    kind: 'deepspeed',
-    numGpus: 1,
-    masterPort: 29500,
-    multiNode: { hostfile, nodes: [{ name: 'node-a', slots: 1 }], masterAddr: null },
-  });
+  const command = stepCommand('train', '/tmp/spec.json', { kind: 'deepspeed', numGpus: 1, masterPort: 29500, multiNode: { hostfile, nodes: [{ name: 'node-a', slots: 1 }], masterAddr: null } });
   expect(command[command.indexOf('--hostfile') + 1]).toBe(hostfile);
 
   expect(await readdir(markers)).toEqual([]);
