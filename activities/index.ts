@@ -6,6 +6,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { InvalidConfigError, InvalidDataError, nonRetryable, withAttempt } from '../lib/failures';
 import { storageFault } from '../lib/storage-fault';
+import { throughStorage } from '../lib/storage/boundary';
 import type { CleanShardInput, CleanTaskResult } from '../lib/steps';
 import { cleanShard, mergeClean, planClean } from './clean';
 import { split } from './split';
@@ -54,20 +55,21 @@ async function cleanShardWithHeartbeats(input: CleanShardInput): Promise<CleanTa
   });
 }
 
+// Each step's activities run on local files; with an s3:// storage.root the boundary moves them.
 export const cpuActivities = {
   preflight: typedFailures(preflight),
-  planClean: typedFailures(planClean),
-  cleanShard: typedFailures(cleanShardWithHeartbeats),
-  mergeClean: typedFailures(mergeClean),
-  split: typedFailures(split),
-  register: typedFailures(register),
-  report: typedFailures(report),
-  planSummarize: typedFailures(planSummarize),
-  mergeSummaries: typedFailures(mergeSummaries),
+  planClean: typedFailures(throughStorage('clean', planClean)),
+  cleanShard: typedFailures(throughStorage('clean', cleanShardWithHeartbeats)),
+  mergeClean: typedFailures(throughStorage('clean', mergeClean)),
+  split: typedFailures(throughStorage('split', split)),
+  register: typedFailures(throughStorage('register', register)),
+  report: typedFailures(throughStorage('report', report)),
+  planSummarize: typedFailures(throughStorage('summarize', planSummarize, 'whole')),
+  mergeSummaries: typedFailures(throughStorage('summarize', mergeSummaries, 'whole')),
 };
 
 export const gpuActivities = {
-  train: typedFailures(train),
-  evaluate: typedFailures(evaluate),
-  summarizeShards: typedFailures(summarizeShards),
+  train: typedFailures(throughStorage('train', train, 'state')),
+  evaluate: typedFailures(throughStorage('evaluate', evaluate)),
+  summarizeShards: typedFailures(throughStorage('summarize', summarizeShards, 'whole')),
 };

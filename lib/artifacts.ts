@@ -1,10 +1,14 @@
-/** Where a pipeline's artifacts live: `<storage.root>/<pipeline id>/<step>/`. */
+/**
+ * Where a pipeline's artifacts live: `<storage.root>/<pipeline id>/<step>/`, on this worker's
+ * disk (its cache of an s3:// root: lib/storage/location.ts).
+ */
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import type { PipelineConfig } from './config';
 import { InvalidConfigError } from './failures';
 import { ensureDirectory } from './storage-fault';
+import { localRoot } from './storage/location';
 
 /** The repository root (storage paths in configs are relative to it). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -23,7 +27,7 @@ export function stepDir(config: PipelineConfig, pipelineId: string, step: StepNa
       'it cannot name a folder under storage.root: use letters, digits, "-", "_", "." or ":"',
     );
   }
-  return path.join(resolveFromRepo(config.storage.root), pipelineId, step);
+  return path.join(localRoot(config), pipelineId, step);
 }
 
 export async function ensureStepDir(config: PipelineConfig, pipelineId: string, step: StepName): Promise<string> {

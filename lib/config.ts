@@ -261,10 +261,34 @@ export const ReportConfig = z
   })
   .strict();
 
+/** `s3://bucket/prefix`: a bucket name as S3 allows it, then an optional key prefix. */
+const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\0]*)?$/;
+
 export const StorageConfig = z
   .object({
-    /** Artifacts live under `<root>/<pipeline id>/<step>/`; shared storage when workers span hosts. */
-    root: z.string().min(1).default('state/runs'),
+    /**
+     * Artifacts live under `<root>/<pipeline id>/<step>/`. A folder (shared storage when workers
+     * span hosts), or `s3://bucket/prefix` on any S3-compatible store: endpoint, region and
+     * credentials come from the worker's standard AWS environment, never from this config.
+     */
+    root: z
+      .string()
+      .min(1)
+      .refine((root) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(root) || S3_ROOT.test(root), {
+        message: 'expected a folder or s3://bucket/prefix (a bucket name of 3-63 lower-case letters, digits, "." and "-"); no other scheme is supported',
+      })
+      .default('state/runs'),
+    /**
+     * With an s3:// root, each worker's local copy of what it reads and writes (relative to the
+     * repository; TUNEFLOW_CACHE_DIR on a worker overrides it, so workers of one host can keep
+     * their own). Unused with a folder root.
+     */
+    cacheDir: z.string().min(1).default('state/cache'),
+    /**
+     * An upload (a checkpoint, a step's outputs) that moves no byte for this long fails the step,
+     * retryable, naming the object, instead of hanging.
+     */
+    uploadStallSeconds: positiveInt.default(300),
   })
   .strict();
 

@@ -69,6 +69,19 @@ export class MlflowUnavailableError extends Error {
   }
 }
 
+/**
+ * A request the object store refused or did not answer (past the SDK's retries): the operation,
+ * the URI, the store's reason and what to do. Retryable: the activity's type is its name.
+ */
+export class ObjectStoreError extends Error {
+  readonly name = 'ObjectStoreError';
+}
+
+/** An upload that moved no byte for storage.uploadStallSeconds (retryable, its type is its name). */
+export class UploadStalled extends Error {
+  readonly name = 'UploadStalled';
+}
+
 /** A schedule operation that cannot be done as asked (no such schedule, a changed config file). */
 export class ScheduleError extends Error {
   readonly name = 'ScheduleError';
@@ -115,6 +128,13 @@ export const FAILURE_TYPES = {
    * reporting an error: killed, or its node lost. The gang is stopped; retried (an infrastructure fault).
    */
   RankLost: 'RankLost',
+  /**
+   * The object store (an s3:// storage.root) refused or did not answer a request past the SDK's
+   * retries: retried, with the URI and the store's reason (lib/storage/object-store.ts).
+   */
+  ObjectStoreError: 'ObjectStoreError',
+  /** An upload moved no byte for storage.uploadStallSeconds: failed loudly (retried) instead of hanging. */
+  UploadStalled: 'UploadStalled',
   /** train failed the same way `train.crashLoopAttempts` attempts in a row: a bug, not a fault. Final. */
   CrashLoop: 'CrashLoop',
 } as const;

@@ -13,6 +13,7 @@ const SECONDS = {
   'test/ops/broken-inputs.test.ts': 180,
   'test/ops/security.test.ts': 180,
   'test/workflows/temporal-restart.test.ts': 160,
+  'test/workflows/object-storage.test.ts': 160,
   'test/integration/multi-node-train.test.ts': 150,
   'test/integration/start-from-champion.test.ts': 140,
   'test/workflows/mlflow-outage.test.ts': 130,

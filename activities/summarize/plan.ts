@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import { ensureStepDir, sqlString, tempPathFor, writeFileAtomic } from '../../lib/artifacts';
+import { toLocalPaths, toStorageUris } from '../../lib/storage/location';
 import { InvalidDataError } from '../../lib/failures';
 import type { ShardRef, SummarizeInput, SummarizePlan } from '../../lib/steps';
 
@@ -68,10 +69,14 @@ export async function ensurePlan(input: SummarizeInput): Promise<{ plan: InputsP
     throw new InvalidDataError(input.cleanedPath, 'the cleaned Parquet file does not exist or cannot be read', 'Run the clean step first (or pass the cleanedPath it returned)');
   });
   const settings = planSettings(input);
-  const existing = await readPlan(stepDir);
+  const existing = await readPlan(input, stepDir);
   const sameSettings = existing && JSON.stringify(existing.settings) === JSON.stringify(settings);
+  // A copy fetched from an object store has a new mtime: the same bytes are then the same file.
   const sameFile =
-    existing && existing.cleaned.path === input.cleanedPath && existing.cleaned.sizeBytes === cleaned.size && existing.cleaned.mtimeMs === cleaned.mtimeMs;
+    existing &&
+    existing.cleaned.path === input.cleanedPath &&
+    existing.cleaned.sizeBytes === cleaned.size &&
+    (existing.cleaned.mtimeMs === cleaned.mtimeMs || existing.cleaned.sha256 === (await sha256File(input.cleanedPath)));
   if (existing && sameSettings && sameFile) return { plan: existing, stepDir };
   const plan = await makePlan(input, stepDir, {
     path: input.cleanedPath,
@@ -87,11 +92,12 @@ function planSettings(input: SummarizeInput): InputsPlan['settings'] {
   return { minReviews, shardSize, perReview };
 }
 
-async function readPlan(stepDir: string): Promise<InputsPlan | null> {
+/** plan.json names its files by storage URI (lib/storage/location.ts): any worker reads it as its own paths. */
+async function readPlan(input: SummarizeInput, stepDir: string): Promise<InputsPlan | null> {
   const text = await readFile(planPath(stepDir), 'utf8').catch(() => null);
   if (text === null) return null;
   try {
-    return InputsPlan.parse(JSON.parse(text));
+    return toLocalPaths(InputsPlan.parse(JSON.parse(text)), input.config);
   } catch {
     return null; // another version's plan, or a damaged file: planned again
   }
@@ -137,7 +143,7 @@ async function makePlan(input: SummarizeInput, stepDir: string, cleaned: InputsP
         )
       : { path: join(dir, 'reviews.parquet'), items: 0, shards: 0 };
     const plan: InputsPlan = { version: PLAN_VERSION, cleaned, settings, products, reviews, plannedAt: new Date().toISOString() };
-    await writeFileAtomic(planPath(stepDir), `${JSON.stringify(plan, null, 2)}\n`);
+    await writeFileAtomic(planPath(stepDir), `${JSON.stringify(toStorageUris(plan, input.config), null, 2)}\n`);
     return plan;
   } finally {
     connection.closeSync();

@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { access, readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { toStorageUris } from '../../lib/storage/location';
 import { configHash, writeFileAtomic } from '../../lib/artifacts';
 import { EngineUsed, GenerationSettings, ModelRef, type ShardJob, type ShardJobResult, type SummarizeInput } from '../../lib/steps';
 import { shardName, shardRows, type InputsPlan, type ShardKind } from './plan';
@@ -95,7 +96,9 @@ export function shardOf(input: SummarizeInput, plan: InputsPlan, stepDir: string
   };
   // The rows of a shard follow from the cleaned file's content and the settings that cut it.
   const inputs = { cleaned: plan.cleaned.sha256, shardSize: plan.settings.shardSize, ...(kind === 'products' ? { minReviews: plan.settings.minReviews } : {}) };
-  const fingerprint = configHash({ kind, index, inputs, model: job.model, generation: job.generation, engine: job.engine });
+  // The model by its storage URI: the same model wherever a worker keeps its copy.
+  const model = toStorageUris(job.model, input.config);
+  const fingerprint = configHash({ kind, index, inputs, model, generation: job.generation, engine: job.engine });
   return { kind, index, name, job, fingerprint, manifestPath: join(dir, `${name}.json`) };
 }
 

@@ -7,7 +7,9 @@
  *   npm run bench:train [-- --rounds 3 --rows 3000]
  *
  * Variants: `plain` (baseline), `tuneflow same-args` (random batches, as plain: the overhead),
- * `tuneflow default` (length-grouped batches: the speed-up), each with its final training loss.
+ * `tuneflow default` (length-grouped batches: the speed-up), each with its final training loss,
+ * and `tuneflow same-args, S3` (storage.root on the local SeaweedFS of scripts/services.sh: every
+ * checkpoint uploaded in the background), with the steps its stored pointer lagged at the end.
  */
 import * as path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
@@ -20,6 +22,7 @@ import { pythonExecutable } from '../../lib/python-step';
 import { clean } from '../../activities/clean';
 import { split } from '../../activities/split';
 import { train } from '../../activities/train';
+import { throughStorage } from '../../lib/storage/boundary';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -30,11 +33,18 @@ const ROUNDS = option('rounds', 3);
 const ROWS = option('rows', 3000);
 const MLFLOW_URI = 'http://127.0.0.1:5000';
 const HYPER = { batch: 16, epochs: 1, lr: 1e-3, maxSource: 128, maxTarget: 24, saveSteps: 50 };
+// The local stack's SeaweedFS (`scripts/services.sh start s3`) and its local-only credentials, unless the environment names others.
+const S3_ROOT = `s3://${process.env.TUNEFLOW_S3_BUCKET ?? 'tuneflow'}/bench`;
+process.env.AWS_ENDPOINT_URL ??= `http://127.0.0.1:${process.env.TUNEFLOW_S3_PORT ?? '8333'}`;
+process.env.AWS_ACCESS_KEY_ID ??= 'tuneflow-local';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'tuneflow-local-secret';
 
 interface Measure {
   samplesPerSec: number;
   trainLoss: number;
   wallSec: number;
+  /** Steps the stored checkpoint pointer lagged behind training at its end (the S3 variant). */
+  lagSteps?: number;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -46,13 +56,13 @@ async function main(): Promise<void> {
   await execa(path.join(REPO_ROOT, 'bin', 'ts-run'), [path.join(REPO_ROOT, 'scripts', 'generate-reviews.ts'), '--out', data, '--rows', String(ROWS), '--products', '60', '--seed', '3']);
   await execa(pythonExecutable(), ['-m', 'tuneflow_ml.tiny_model', '--data', data, '--out', model], { env: { PYTHONPATH: path.join(REPO_ROOT, 'python') } });
 
-  const configFor = (groupByLength: boolean) =>
+  const configFor = (groupByLength: boolean, root = path.join(work, 'runs')) =>
     parseConfig({
       name: 'bench-train',
       data: { input: data, category: 'Camera' },
       model: { nameOrPath: model, maxSourceLength: HYPER.maxSource, maxTargetLength: HYPER.maxTarget },
       train: { epochs: HYPER.epochs, perDeviceTrainBatchSize: HYPER.batch, learningRate: HYPER.lr, checkpointEverySteps: HYPER.saveSteps, loggingSteps: 5, groupByLength },
-      storage: { root: path.join(work, 'runs') },
+      storage: { root, cacheDir: path.join(work, 'cache') },
       mlflow: { trackingUri: MLFLOW_URI, experiment: 'tuneflow-bench' },
     });
   const prepared = configFor(false);
@@ -72,35 +82,49 @@ async function main(): Promise<void> {
     return { ...result, wallSec: (Date.now() - started) / 1000 };
   };
   const mlflow = new MlflowClient(MLFLOW_URI);
-  const tuneflow = (groupByLength: boolean) => async (round: number): Promise<Measure> => {
+  const trainOnStore = throughStorage('train', train, 'state');
+  const tuneflow = (groupByLength: boolean, root?: string) => async (round: number): Promise<Measure> => {
     const started = Date.now();
-    const result = await train({
-      pipelineId: `bench-${groupByLength ? 'grouped' : 'random'}-${round}-${Date.now()}`,
-      config: configFor(groupByLength),
+    const result = await (root ? trainOnStore : train)({
+      pipelineId: `bench-${groupByLength ? 'grouped' : 'random'}${root ? '-s3' : ''}-${round}-${Date.now()}`,
+      config: configFor(groupByLength, root),
       trainPath: splitResult.trainPath,
       validationPath: splitResult.validationPath,
     });
     const run = await mlflow.getRun(result.mlflowRunId);
     const metric = (key: string) => run.data.metrics.find((m) => m.key === key)!.value;
-    return { samplesPerSec: metric('train_samples_per_second'), trainLoss: metric('train_loss_mean'), wallSec: (Date.now() - started) / 1000 };
+    return {
+      samplesPerSec: metric('train_samples_per_second'),
+      trainLoss: metric('train_loss_mean'),
+      wallSec: (Date.now() - started) / 1000,
+      lagSteps: result.checkpointUploads?.lagSteps,
+    };
   };
 
   const variants: [string, (round: number) => Promise<Measure>][] = [
     ['plain Seq2SeqTrainer', plain],
     ['tuneflow, same args', tuneflow(false)],
     ['tuneflow, default', tuneflow(true)],
+    ['tuneflow, same args, S3', tuneflow(false, S3_ROOT)],
   ];
   const measures = new Map<string, Measure[]>(variants.map(([name]) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, runOnce] of variants) {
       const m = await runOnce(round);
       measures.get(name)!.push(m);
-      console.log(`round ${round + 1} ${name}: ${m.samplesPerSec.toFixed(1)} samples/s, loss ${m.trainLoss.toFixed(4)}, wall ${m.wallSec.toFixed(1)} s`);
+      const lag = m.lagSteps === undefined ? '' : `, upload lag at the end ${m.lagSteps} steps`;
+      console.log(`round ${round + 1} ${name}: ${m.samplesPerSec.toFixed(1)} samples/s, loss ${m.trainLoss.toFixed(4)}, wall ${m.wallSec.toFixed(1)} s${lag}`);
     }
   }
   const summary = variants.map(([name]) => {
     const ms = measures.get(name)!;
-    return { name, samplesPerSec: median(ms.map((m) => m.samplesPerSec)), trainLoss: median(ms.map((m) => m.trainLoss)), wallSec: median(ms.map((m) => m.wallSec)) };
+    return {
+      name,
+      samplesPerSec: median(ms.map((m) => m.samplesPerSec)),
+      trainLoss: median(ms.map((m) => m.trainLoss)),
+      wallSec: median(ms.map((m) => m.wallSec)),
+      lagSteps: ms.map((m) => m.lagSteps).filter((lag) => lag !== undefined),
+    };
   });
   const base = summary[0];
   console.log('\nvariant                 samples/s (median)  ratio vs plain  final loss  wall s (median)');
@@ -113,6 +137,11 @@ async function main(): Promise<void> {
   const overhead = 1 - summary[1].samplesPerSec / base.samplesPerSec;
   console.log(`\noverhead of tuneflow's train loop at equal arguments: ${(overhead * 100).toFixed(1)}% (target <= 3%)`);
   console.log(`speed-up of tuneflow's default over plain: ${(summary[2].samplesPerSec / base.samplesPerSec).toFixed(2)}x`);
+  const [local, onStore] = [summary[1], summary[3]];
+  console.log(
+    `storage.root on SeaweedFS vs local disk, same args: ${(onStore.samplesPerSec / local.samplesPerSec).toFixed(3)}x samples/s (target >= 0.97); ` +
+      `upload lag at the end: ${onStore.lagSteps.join(', ')} steps`,
+  );
 }
 
 main().catch((err) => {

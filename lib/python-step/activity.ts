@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { ensureStepDir, type StepName } from '../artifacts';
 import type { StepInput } from '../steps';
 import type { Launch } from './launch';
-import { runPythonStep, type PythonStepOptions } from './runner';
+import { runPythonStep, type PythonStepOptions, type StepSidecar } from './runner';
 
 export interface StepActivity<I extends z.ZodType<StepInput>, R extends z.ZodType> {
   /** The Python module `tuneflow_ml.<step>`, and the folder `<storage.root>/<pipeline id>/<step>`. */
@@ -23,6 +23,8 @@ export interface StepActivity<I extends z.ZodType<StepInput>, R extends z.ZodTyp
   /** Decided after the spec: the launcher's port must still be free when the step starts. */
   launch?: (input: z.infer<I>) => Promise<Launch>;
   graceSeconds?: PythonStepOptions['graceSeconds'];
+  /** Work beside the step, made after the spec and closed when the step ends (train's checkpoint uploads). */
+  sidecar?: (input: z.infer<I>, outputDir: string) => Promise<(StepSidecar & { close(): void }) | null>;
 }
 
 /** The step's validated result, or what `finish` makes of it (report checks what it logged). */
@@ -41,14 +43,21 @@ export async function runStepActivity<I extends z.ZodType<StepInput>, R extends 
   const input = activity.input.parse(rawInput);
   const outputDir = await ensureStepDir(input.config, input.pipelineId, activity.step);
   const spec = await activity.spec(input, outputDir);
-  const raw = await runPythonStep({
-    module: activity.step,
-    launch: await activity.launch?.(input),
-    spec,
-    specPath: path.join(outputDir, `${activity.specName ?? 'spec'}.json`),
-    graceSeconds: activity.graceSeconds,
-  });
-  const result = activity.result.parse(raw);
+  const sidecar = (await activity.sidecar?.(input, outputDir)) ?? undefined;
+  let raw;
+  try {
+    raw = await runPythonStep({
+      module: activity.step,
+      launch: await activity.launch?.(input),
+      spec,
+      specPath: path.join(outputDir, `${activity.specName ?? 'spec'}.json`),
+      graceSeconds: activity.graceSeconds,
+      sidecar,
+    });
+  } finally {
+    sidecar?.close();
+  }
+  const result = activity.result.parse({ ...raw, ...sidecar?.result?.() });
   return activity.finish ? activity.finish(result, input) : result;
 }
 

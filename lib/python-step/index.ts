@@ -6,7 +6,7 @@
  */
 export * from './protocol';
 export { freePort, pythonExecutable, type Launch } from './launch';
-export { runPythonStep, type PythonStepOptions } from './runner';
+export { runPythonStep, type PythonStepOptions, type StepSidecar } from './runner';
 export { runStepActivity, runStepInTempDir, type StepActivity } from './activity';
 export { GenerationEngine } from './engine';
 export { EnginePool, generationEngines, startGenerationEngines, stopGenerationEngines } from './engine-pool';

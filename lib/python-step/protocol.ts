@@ -106,6 +106,21 @@ export const EngineRequest = z.discriminatedUnion('request', [
 export type EngineRequest = z.infer<typeof EngineRequest>;
 
 /**
+ * train's checkpoint uploads to an s3:// storage.root (lib/storage/checkpoints.ts), in its
+ * heartbeat: what the stored pointer names and how far it lags behind training.
+ */
+export const CheckpointUploadStatus = z.object({
+  /** The step of the checkpoint the stored pointer names; null before the first is stored. */
+  storedStep: z.number().int().nonnegative().nullable(),
+  uploadingStep: z.number().int().nonnegative().nullable(),
+  /** Steps between the newest local checkpoint and the stored one: what a lost host would cost beyond the usual. */
+  lagSteps: z.number().int().nonnegative(),
+  bytesSent: z.number().int().nonnegative(),
+  bytesTotal: z.number().int().nonnegative(),
+});
+export type CheckpointUploadStatus = z.infer<typeof CheckpointUploadStatus>;
+
+/**
  * Heartbeat details of an activity: a Python step sends its last progress and checkpoint events
  * (lib/python-step/runner.ts: what the Temporal UI shows and what a retried train resumes
  * from); clean sends the rows read (and its shard). Readable by a person in the UI.
@@ -115,5 +130,8 @@ export const StepHeartbeat = z.object({
   progress: ProgressEvent.nullable().optional(),
   checkpoint: CheckpointEvent.nullable().optional(),
   rowsRead: z.number().int().nonnegative().optional(),
+  upload: CheckpointUploadStatus.nullable().optional(),
+  /** Files moved between this worker's cache and the object store before or after the step (lib/storage/boundary.ts). */
+  transfer: z.object({ direction: z.enum(['up', 'down']), files: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() }).optional(),
 });
 export type StepHeartbeat = z.infer<typeof StepHeartbeat>;

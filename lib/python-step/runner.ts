@@ -43,6 +43,16 @@ export interface PythonStepOptions {
    * training can write a last checkpoint.
    */
   graceSeconds?: { cancel: number; workerShutdown: number };
+  sidecar?: StepSidecar;
+}
+
+/** Work beside the step that follows its events (train's checkpoint uploads): in its heartbeat, and its failure stops the step. */
+export interface StepSidecar {
+  onEvent(event: StepEvent): void;
+  heartbeat(): Partial<StepHeartbeat>;
+  failure: Promise<never>;
+  /** Fields it adds to the step's result, read when the step has ended. */
+  result?(): Record<string, unknown>;
 }
 
 /** Runs the step to its `result` event and returns that result (validated by the caller). */
@@ -65,15 +75,17 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
   let lostRank: RankEvent | null = null;
   let exited = false;
 
+  const beat = () => context?.heartbeat({ ...heartbeat, ...options.sidecar?.heartbeat() });
   const handleEvent = (event: StepEvent) => {
+    options.sidecar?.onEvent(event);
     switch (event.event) {
       case 'progress':
         heartbeat.progress = event;
-        context?.heartbeat(heartbeat);
+        beat();
         break;
       case 'checkpoint':
         heartbeat.checkpoint = event;
-        context?.heartbeat(heartbeat);
+        beat();
         break;
       case 'result':
         result = event.result;
@@ -150,8 +162,8 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
   // model loading or a long evaluation can go minutes without an event.
   // A quarter of the heartbeat timeout, so that a slow tick never lets a live step time out.
   const tickMs = Math.min(5_000, (context?.info.heartbeatTimeoutMs || 20_000) / 4);
-  context?.heartbeat(heartbeat);
-  const ticker = context ? setInterval(() => context.heartbeat(heartbeat), tickMs) : null;
+  beat();
+  const ticker = context ? setInterval(beat, tickMs) : null;
   const finished = Promise.all([
     drainEvents(),
     collectOutput(child.stdout, `${options.module} stdout`, outputTail, (line) => nodeOutput.add(line)),
@@ -159,19 +171,20 @@ export async function runPythonStep(options: PythonStepOptions): Promise<Record<
     child,
   ]);
   let completed;
+  const grace = options.graceSeconds ?? { cancel: 5, workerShutdown: 5 };
   try {
-    if (context) {
-      const cancelled = context.cancelled.then(() => null);
-      const raced = await Promise.race([finished, cancelled.catch((err: unknown) => ({ cancelled: err }))]);
-      if (raced && 'cancelled' in raced) {
-        const grace = options.graceSeconds ?? { cancel: 5, workerShutdown: 5 };
-        await stopProcessGroup(child, context.cancellationDetails?.workerShutdown ? grace.workerShutdown : grace.cancel);
-        throw raced.cancelled;
-      }
-      completed = (raced as Awaited<typeof finished>)[3];
-    } else {
-      completed = (await finished)[3];
+    const cancelled = context ? context.cancelled.then(() => null).catch((err: unknown) => ({ cancelled: err })) : new Promise<never>(() => undefined);
+    const sidecarFailed = options.sidecar ? options.sidecar.failure.catch((err: unknown) => ({ sidecarFailed: err })) : new Promise<never>(() => undefined);
+    const raced = await Promise.race([finished, cancelled, sidecarFailed]);
+    if (raced && 'cancelled' in raced) {
+      await stopProcessGroup(child, context?.cancellationDetails?.workerShutdown ? grace.workerShutdown : grace.cancel);
+      throw raced.cancelled;
     }
+    if (raced && 'sidecarFailed' in raced) {
+      await stopProcessGroup(child, grace.cancel);
+      throw raced.sidecarFailed;
+    }
+    completed = (raced as Awaited<typeof finished>)[3];
   } finally {
     // Whatever ended this function (an exception included), no process of the step survives it.
     if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');

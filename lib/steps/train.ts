@@ -37,6 +37,12 @@ export const TrainResult = z.object({
    * then carries the tag `tuneflow.metrics_not_logged` with this count.
    */
   metricsNotLogged: count,
+  /**
+   * With an s3:// storage.root, where the checkpoint uploads stood when training ended: the step
+   * the stored pointer names and how many steps it lagged behind the newest local checkpoint
+   * (filled in by the activity, not the Python step); null with a folder root.
+   */
+  checkpointUploads: z.object({ storedStep: count.nullable(), lagSteps: count }).nullable().default(null),
   /** The evaluations during training (train.evalEverySteps); null when off. */
   evaluations: z
     .object({

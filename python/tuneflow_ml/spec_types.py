@@ -130,6 +130,8 @@ class ReportConfig(TypedDict):
 
 class StorageConfig(TypedDict):
     root: str
+    cacheDir: str
+    uploadStallSeconds: int
 
 
 class MlflowConfig(TypedDict):
@@ -192,6 +194,11 @@ class Baselines(TypedDict):
     zeroShot: BaselinesZeroShot
 
 
+class TrainResultCheckpointUploads(TypedDict):
+    storedStep: int | None
+    lagSteps: int
+
+
 class TrainResultEvaluationsBest(TypedDict):
     step: int
     rougeL: float
@@ -224,6 +231,7 @@ class TrainResult(TypedDict):
     bf16: bool
     resumedFrom: str | None
     metricsNotLogged: int
+    checkpointUploads: TrainResultCheckpointUploads | None
     evaluations: TrainResultEvaluations | None
     earlyStopping: TrainResultEarlyStopping | None
 

@@ -346,6 +346,8 @@ def main() -> dict:
         "bf16": bf16,
         "resumedFrom": resume,
         "metricsNotLogged": metrics_not_logged,
+        # The activity fills it in when it uploads the checkpoints (an s3:// storage.root).
+        "checkpointUploads": None,
         "evaluations": evaluations,
         "earlyStopping": early_stopping,
     }

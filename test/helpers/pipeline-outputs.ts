@@ -2,7 +2,6 @@
  * What a finished pipeline produced, in the terms a fault test compares: what must equal an
  * undisturbed run of the same config and seed, and what must exist exactly once.
  */
-import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -38,12 +37,13 @@ export async function metricHistory(trackingUri: string, runId: string, key: str
   return ((await response.json()) as { metrics?: MetricPoint[] }).metrics ?? [];
 }
 
-export async function pipelineOutputs(result: PipelineResult): Promise<PipelineOutputs> {
+/** `local` makes a local file of an artifact the result names (a download, for a pipeline on an object store). */
+export async function pipelineOutputs(result: PipelineResult, local = async (artifact: string) => artifact): Promise<PipelineOutputs> {
   const losses = await metricHistory(result.config.mlflow.trackingUri, result.train.mlflowRunId, 'train_loss');
   const last = losses.reduce((a, b) => (b.step > a.step || (b.step === a.step && b.timestamp > a.timestamp) ? b : a));
-  const weights = await readFile(path.join(result.train.modelDir, 'model.safetensors'));
+  const weights = await readFile(await local(`${result.train.modelDir}/model.safetensors`));
   const summaries = await sql<{ product_id: string; summary: string }>(
-    `SELECT product_id, summary FROM read_parquet(${sqlString(result.summaries.products.parquet)}) ORDER BY product_id`,
+    `SELECT product_id, summary FROM read_parquet(${sqlString(await local(result.summaries.products.parquet))}) ORDER BY product_id`,
   );
   return {
     counts: result.clean.counts,

