@@ -61,7 +61,7 @@ def fake_pipeline(tmp_path, mlflow_uri) -> tuple[dict, int]:
         "outputDir": str(tmp_path / "report"),
         "mlflowRunId": run_id,
         "train": {"modelDir": str(model_dir), "mlflowRunId": run_id, "modelUri": "models:/m-1", "globalStep": 15,
-                  "trainLoss": 1.1, "device": "NVIDIA H200", "bf16": True, "resumedFrom": None, "metricsNotLogged": 0,
+                  "trainLoss": 1.1, "device": "NVIDIA H200", "bf16": True, "resumedFrom": None, "metricsNotLogged": 0, "checkpointUploads": None,
                   "evaluations": {"done": 3, "samples": 200, "seconds": 42.0,
                                   "best": {"step": 5, "rougeL": 0.31, "checkpoint": str(tmp_path / "checkpoint-5")}},
                   "earlyStopping": {"stopped": True, "step": 15, "configuredSteps": 40, "stepsSaved": 25, "gpuHoursSaved": 1.5,
