@@ -16,6 +16,7 @@ import { preflight } from './preflight';
 import { evaluate } from './evaluate';
 import { mergeSummaries, planSummarize, summarizeShards } from './summarize';
 import { report } from './report';
+import { lookupStepCache, recordStepCache } from './step-cache';
 
 /**
  * Every failure leaves an activity typed, with the attempt it ended: input faults become
@@ -66,6 +67,8 @@ export const cpuActivities = {
   report: typedFailures(throughStorage('report', report)),
   planSummarize: typedFailures(throughStorage('summarize', planSummarize, 'whole')),
   mergeSummaries: typedFailures(throughStorage('summarize', mergeSummaries, 'whole')),
+  lookupStepCache: typedFailures(lookupStepCache),
+  recordStepCache: typedFailures(recordStepCache),
 };
 
 export const gpuActivities = {

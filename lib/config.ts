@@ -323,6 +323,12 @@ export const PipelineConfig = z
     report: ReportConfig.default(ReportConfig.parse({})),
     storage: StorageConfig.default(StorageConfig.parse({})),
     mlflow: MlflowConfig.default(MlflowConfig.parse({})),
+    /**
+     * Reuse a finished step (from any pipeline on the same storage.root) whose inputs' content,
+     * config and code match, instead of running it again: a scheduled retraining on unchanged data
+     * then costs no GPU time. Off unless asked for: a run then always trains (and registers) anew.
+     */
+    cache: z.boolean().default(false),
   })
   .strict();
 

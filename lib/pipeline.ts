@@ -48,6 +48,8 @@ export const StepStatus = z.object({
   startedAt: z.number().nullable(),
   finishedAt: z.number().nullable(),
   durationMs: z.number().nullable(),
+  /** The pipeline whose finished step this one reused (`cache: true`); absent or null when it ran. */
+  cachedFrom: z.string().nullable().optional(),
 });
 export type StepStatus = z.infer<typeof StepStatus>;
 

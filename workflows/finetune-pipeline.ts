@@ -25,6 +25,7 @@ import { SEARCH_ATTRIBUTES, modelSearchValue, type PipelineInput, type PipelineR
 import { generation, light, preflighting, reporting, training } from './activity-options';
 import { bulkSummarize } from './bulk-summarize';
 import { trackProgress } from './progress';
+import { stepCache } from './step-cache';
 
 export { progressQuery } from './progress';
 
@@ -54,6 +55,7 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.model, value: modelSearchValue(config.model.nameOrPath) }]);
 
   const base = { pipelineId, config };
+  const cached = stepCache(base, progress);
   // Every check that needs no GPU, on a CPU worker: a config that cannot run fails here, in seconds.
   const preflight = await step('preflight', () =>
     preflighting.preflight.executeWithOptions({ summary: `preflight of ${config.name}: input, model, MLflow, storage, GPU workers` }, [base]),
@@ -63,33 +65,42 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
 
   const cleaned = await step('clean', async () => {
     const plan = await light.planClean.executeWithOptions({ summary: `plan clean of ${config.data.input}` }, [base]);
-    // One activity per shard (a file, or a range of a large TSV): every CPU worker takes shards,
-    // each as many at once as its slots allow; a retried step skips the shards already done.
-    const results = await Promise.all(
-      plan.tasks.map((task) =>
-        light.cleanShard.executeWithOptions({ summary: `clean ${task.file.name} (shard ${task.index + 1}/${plan.tasks.length})` }, [
-          { ...base, task },
-        ]),
-      ),
-    );
-    return light.mergeClean.executeWithOptions({ summary: `merge ${plan.tasks.length} clean shards` }, [{ ...base, plan, results }]);
+    // The input files as the plan found them (path, size, mtime) are what clean reads.
+    return cached('clean', { files: plan.files, skipped: plan.skipped }, async () => {
+      // One activity per shard (a file, or a range of a large TSV): every CPU worker takes shards,
+      // each as many at once as its slots allow; a retried step skips the shards already done.
+      const results = await Promise.all(
+        plan.tasks.map((task) =>
+          light.cleanShard.executeWithOptions({ summary: `clean ${task.file.name} (shard ${task.index + 1}/${plan.tasks.length})` }, [
+            { ...base, task },
+          ]),
+        ),
+      );
+      return light.mergeClean.executeWithOptions({ summary: `merge ${plan.tasks.length} clean shards` }, [{ ...base, plan, results }]);
+    });
   });
   progress.counts = cleaned.counts;
 
   const split = await step('split', () =>
-    light.split.executeWithOptions({ summary: `split ${cleaned.counts.kept} rows` }, [{ ...base, cleanedPath: cleaned.cleanedPath }]),
+    cached('split', { cleanedPath: cleaned.cleanedPath }, () =>
+      light.split.executeWithOptions({ summary: `split ${cleaned.counts.kept} rows` }, [{ ...base, cleanedPath: cleaned.cleanedPath }]),
+    ),
   );
 
-  const trained = await step('train', () =>
+  const runTrain = () =>
     training(config).train.executeWithOptions({ summary: `train ${config.model.nameOrPath} on ${split.trainRows} rows` }, [
       { ...base, trainPath: split.trainPath, validationPath: split.validationPath },
-    ]),
+    ]);
+  // Started from the champion, training depends on which version that is when it runs: never reused.
+  const trained = await step('train', () =>
+    config.model.startFrom === 'base' ? cached('train', { trainPath: split.trainPath, validationPath: split.validationPath }, runTrain) : runTrain(),
   );
 
+  const evaluateInput = { modelDir: trained.modelDir, validationPath: split.validationPath, trainPath: split.trainPath, mlflowRunId: trained.mlflowRunId };
   const evaluation = await step('evaluate', () =>
-    generation.evaluate.executeWithOptions({ summary: `ROUGE on ${split.validationRows} rows` }, [
-      { ...base, modelDir: trained.modelDir, validationPath: split.validationPath, trainPath: split.trainPath, mlflowRunId: trained.mlflowRunId },
-    ]),
+    cached('evaluate', evaluateInput, () =>
+      generation.evaluate.executeWithOptions({ summary: `ROUGE on ${split.validationRows} rows` }, [{ ...base, ...evaluateInput }]),
+    ),
   );
   progress.rouge = evaluation.rouge;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.rougeL, value: evaluation.rouge.rougeL }]);
@@ -107,57 +118,58 @@ export async function fineTunePipeline(input: PipelineInput): Promise<PipelineRe
   const registered = await step('register', async () => {
     const proposal = proposeGate(evaluation.rouge.rougeL, evaluation.champion?.rouge.rougeL ?? null, evaluation.baselines, config.register);
     const gate = { champion: evaluation.champion, review: proposal.borderline ? await review(proposal.reason) : null };
-    return light.register.executeWithOptions({ summary: `register ${config.register.modelName}` }, [
-      {
-        ...base,
-        workflowId: pipelineId,
-        workflowRunId: workflowInfo().runId,
-        mlflowRunId: trained.mlflowRunId,
-        modelUri: trained.modelUri,
-        rouge: evaluation.rouge,
-        baselines: evaluation.baselines,
-        datasets: {
-          train: { path: split.trainPath, rows: split.trainRows },
-          validation: { path: split.validationPath, rows: split.validationRows },
-        },
-        gate,
+    const registerInput = {
+      mlflowRunId: trained.mlflowRunId,
+      modelUri: trained.modelUri,
+      rouge: evaluation.rouge,
+      baselines: evaluation.baselines,
+      datasets: {
+        train: { path: split.trainPath, rows: split.trainRows },
+        validation: { path: split.validationPath, rows: split.validationRows },
       },
-    ]);
+      gate,
+    };
+    return cached('register', registerInput, () =>
+      light.register.executeWithOptions({ summary: `register ${config.register.modelName}` }, [
+        { ...base, workflowId: pipelineId, workflowRunId: workflowInfo().runId, ...registerInput },
+      ]),
+    );
   });
   progress.modelVersion = registered.version;
 
   // Sharded over the GPU workers by the BulkSummarize child (continue-as-new keeps each history small).
-  const summaries = await step('summarize', async () => {
+  const summarizeInput = {
+    modelDir: trained.modelDir,
+    cleanedPath: cleaned.cleanedPath,
+    modelName: registered.modelName,
+    modelVersion: registered.version,
+    mlflowRunId: trained.mlflowRunId,
+  };
+  const summaries = await step('summarize', () => cached('summarize', summarizeInput, async () => {
     const bulk = await executeChild(bulkSummarize, {
       workflowId: `${pipelineId}-summarize`,
       taskQueue: TASK_QUEUES.cpu,
       staticSummary: `summarize with ${registered.modelName} v${registered.version} for ${pipelineId}`,
-      args: [
-        {
-          summarize: {
-            ...base,
-            modelDir: trained.modelDir,
-            cleanedPath: cleaned.cleanedPath,
-            modelName: registered.modelName,
-            modelVersion: registered.version,
-            mlflowRunId: trained.mlflowRunId,
-          },
-        },
-      ],
+      args: [{ summarize: { ...base, ...summarizeInput } }],
     });
     return bulk.summaries;
-  });
+  }));
 
   reportStarted();
-  const report = await runReport({
-    ...base,
+  const reportInput = {
     mlflowRunId: trained.mlflowRunId,
     train: trained,
     evaluation,
     summaries,
     registered: { modelName: registered.modelName, version: registered.version },
-    tuningMs: progress.steps.train.durationMs ?? 0,
-  });
+  };
+  // A reused train took no time now: the report of the pipeline that trained stands.
+  const report = await cached(
+    'report',
+    reportInput,
+    () => runReport({ ...base, ...reportInput, tuningMs: progress.steps.train.durationMs ?? 0 }),
+    (outcome) => outcome.state === 'completed',
+  );
   finished(report);
 
   return {

@@ -17,8 +17,12 @@ import {
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 
 /** The DAG with the current step marked, as Markdown for the UI's "Current Details". */
-function currentDetails(current: PipelineStep | null, failure: string | null = null): string {
-  const steps = PIPELINE_STEPS.map((name) => (name === current ? `**${name}**` : name)).join(' → ');
+function currentDetails(progress: PipelineProgress, current: PipelineStep | null, failure: string | null = null): string {
+  const steps = PIPELINE_STEPS.map((name) => {
+    const reused = progress.steps[name].cachedFrom;
+    const shown = reused ? `${name} (cached from ${reused})` : name;
+    return name === current ? `**${shown}**` : shown;
+  }).join(' → ');
   if (failure !== null) return `${steps}\n\nfailed: **${current}**\n\n${failure}`;
   return current === null ? `${steps}\n\nfinished` : `${steps}\n\nrunning: **${current}** (query \`progress\` for figures)`;
 }
@@ -49,7 +53,7 @@ export function trackProgress(pipelineId: string) {
     status.state = 'running';
     status.startedAt = Date.now();
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.step, value: name }]);
-    setCurrentDetails(currentDetails(name));
+    setCurrentDetails(currentDetails(progress, name));
     try {
       const result = await run();
       status.state = 'completed';
@@ -57,7 +61,7 @@ export function trackProgress(pipelineId: string) {
     } catch (err) {
       status.state = isCancellation(err) ? 'cancelled' : 'failed';
       progress.error = describeFailure(err, name);
-      if (status.state === 'failed') setCurrentDetails(currentDetails(name, progress.error));
+      if (status.state === 'failed') setCurrentDetails(currentDetails(progress, name, progress.error));
       throw err;
     } finally {
       status.finishedAt = Date.now();
@@ -75,7 +79,7 @@ export function trackProgress(pipelineId: string) {
   function finished(report: ReportOutcome): void {
     progress.report = report;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.step, value: 'done' }]);
-    setCurrentDetails(currentDetails(null));
+    setCurrentDetails(currentDetails(progress, null));
   }
 
   function stepDurationsMs(): PipelineResult['stepDurationsMs'] {

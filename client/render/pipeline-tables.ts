@@ -92,7 +92,8 @@ export function statusText(status: PipelineStatus): string {
   status.steps.forEach((s, i) => {
     const arrow = i === 0 ? '  ' : '->';
     const duration = s.durationMs !== null ? formatDuration(s.durationMs / 1000) : '-';
-    lines.push(`${arrow}${s.step.padEnd(10)} ${s.state.padEnd(10)} ${String(s.attempts ?? '-').padEnd(8)} ${duration}`);
+    const reused = s.cachedFrom ? `  cached from ${s.cachedFrom}` : '';
+    lines.push(`${arrow}${s.step.padEnd(10)} ${s.state.padEnd(10)} ${String(s.attempts ?? '-').padEnd(8)} ${duration}${reused}`);
     if (s.state === 'running') {
       if (s.activity) lines.push(`      activity: ${s.activity}`);
       if (s.heartbeat || s.shards) lines.push(`      ${progressLine(s)}`);

@@ -49,6 +49,8 @@ export const StepView = z.object({
   shards: ShardProgress.nullable(),
   /** The failure of the last attempt, while a retry waits. */
   lastFailure: z.string().nullable(),
+  /** The pipeline whose finished step this one reused (`cache: true`), else null. */
+  cachedFrom: z.string().nullable(),
 });
 export type StepView = z.infer<typeof StepView>;
 
@@ -127,6 +129,7 @@ export async function pipelineStatus(client: Client, pipelineId: string, now = D
       heartbeat: running?.heartbeat ?? null,
       shards: step === 'summarize' ? (summarize?.shards ?? null) : null,
       lastFailure: running?.lastFailure ?? null,
+      cachedFrom: s.cachedFrom ?? null,
     };
   });
   return PipelineStatus.parse({

@@ -10,3 +10,4 @@ export * from './register';
 export * from './report';
 export * from './summarize';
 export * from './train';
+export * from './step-cache';

@@ -153,6 +153,7 @@ class PipelineConfig(TypedDict):
     report: ReportConfig
     storage: StorageConfig
     mlflow: MlflowConfig
+    cache: bool
 
 
 class ChampionRef(TypedDict):

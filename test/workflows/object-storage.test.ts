@@ -194,3 +194,42 @@ test('the pipeline on the store gives the outputs of the same config on a local 
   expect(fromStore).toEqual(fromDisk);
   expect(onStore.summaries.products.rows).toBe(onDisk.summaries.products.rows);
 });
+
+test('with cache: true, a second pipeline on the same data reuses every step; one changed nested field reruns only what depends on it', async () => {
+  const namespace = env.namespace ?? 'default';
+  const modelName = `tuneflow-s3-cache-${Date.now()}`;
+  const config = (summarize: Partial<NonNullable<PipelineConfigInput['summarize']>> = {}): PipelineConfigInput => {
+    const base = testConfig(modelName, root(), { maxSteps: 30, perDeviceTrainBatchSize: 16, checkpointEverySteps: 10 });
+    return { ...base, cache: true, summarize: { ...base.summarize, ...summarize } };
+  };
+  const run = async (pipelineId: string, input: PipelineConfigInput) => {
+    const cpuWorker = await createCpuWorker(env.nativeConnection, namespace);
+    const gpu = await createGpuWorker(env.nativeConnection, namespace, { count: 0, names: [] });
+    const result = await cpuWorker.runUntil(
+      gpu.runUntil(async () =>
+        PipelineResult.parse(await env.client.workflow.execute(fineTunePipeline, { taskQueue: TASK_QUEUES.cpu, workflowId: pipelineId, args: [{ config: input }] })),
+      ),
+    );
+    const history = await env.client.workflow.getHandle(pipelineId).fetchHistory();
+    const activities = new Set((history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean));
+    const cachedFrom = Object.fromEntries(Object.entries(result.progress.steps).map(([step, s]) => [step, s.cachedFrom ?? null]));
+    return { result, activities, cachedFrom };
+  };
+  const stamp = Date.now();
+  const first = await run(`s3-cache-a-${stamp}`, config());
+  expect(first.activities).toContain('train');
+  const again = await run(`s3-cache-b-${stamp}`, config());
+  // Nothing ran but the preflight, clean's plan (it fingerprints the input files) and the lookups.
+  expect([...again.activities].sort()).toEqual(['lookupStepCache', 'planClean', 'preflight']);
+  const fromFirst = `s3-cache-a-${stamp}`;
+  expect(again.cachedFrom).toEqual({ preflight: null, clean: fromFirst, split: fromFirst, train: fromFirst, evaluate: fromFirst, register: fromFirst, summarize: fromFirst });
+  expect(again.result.train).toEqual(first.result.train);
+  expect(again.result.registered.version).toBe(first.result.registered.version);
+
+  // One nested field of summarize: clean to register are reused, summarize and the report run.
+  const changed = await run(`s3-cache-c-${stamp}`, config({ maxNewTokens: 10 }));
+  expect(changed.cachedFrom).toEqual({ preflight: null, clean: fromFirst, split: fromFirst, train: fromFirst, evaluate: fromFirst, register: fromFirst, summarize: null });
+  expect(changed.activities.has('train')).toBe(false);
+  expect(changed.activities).toContain('report');
+  expect(changed.result.summaries.products.parquet.startsWith(`${root()}/s3-cache-c-${stamp}/summarize/`)).toBe(true);
+});
