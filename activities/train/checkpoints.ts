@@ -27,7 +27,9 @@ function trainStore(config: PipelineConfig, pipelineId: string): { store: Object
 
 /** The checkpoint this attempt resumes from, fetched from the store when only the store has it. */
 export async function resumePoint(config: PipelineConfig, pipelineId: string, outputDir: string): Promise<LatestCheckpoint | null> {
-  const local = await latestCompleteCheckpoint(outputDir, heartbeatCheckpoint());
+  // The heartbeat may name another worker's cache (the attempt before ran elsewhere): only this folder's count.
+  const beat = heartbeatCheckpoint();
+  const local = await latestCompleteCheckpoint(outputDir, beat && isInside(beat.checkpoint, outputDir) ? beat : null);
   const remote = trainStore(config, pipelineId);
   if (remote === null) return local;
   const stored = await storedCheckpoint(remote.store, remote.folder);
@@ -37,6 +39,8 @@ export async function resumePoint(config: PipelineConfig, pipelineId: string, ou
   await writeFileAtomic(path.join(outputDir, 'latest-checkpoint.json'), JSON.stringify(fetched));
   return fetched;
 }
+
+const isInside = (file: string, dir: string) => !path.relative(path.resolve(dir), path.resolve(file)).startsWith('..');
 
 /** With an s3:// root: each checkpoint event starts its upload; the heartbeat carries how far the store lags. */
 export async function checkpointUploads(config: PipelineConfig, pipelineId: string): Promise<(StepSidecar & { close(): void }) | null> {
