@@ -137,6 +137,7 @@ export class CheckpointUploader {
     const pointer: StoredCheckpoint = { checkpoint: name, globalStep: checkpoint.step, files: digests, uploadedAt: new Date().toISOString() };
     await this.store.putJson(`${this.trainFolder}/${POINTER}`, pointer);
     this.storedStep = checkpoint.step;
+    this.uploading = null;
     await this.prune(name, await bestCheckpointName(checkpoint.path));
   }
 
