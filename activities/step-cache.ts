@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { configHash, REPO_ROOT, writeFileAtomic } from '../lib/artifacts';
 import type { PipelineConfig } from '../lib/config';
 import { jsonOrNull } from '../lib/json';
-import { localRoot, storageRoot } from '../lib/storage/location';
+import { localRoot, storageRoot, stringsIn } from '../lib/storage/location';
 import { ObjectStore } from '../lib/storage/object-store';
 import {
   StepCacheEntry,
@@ -92,15 +92,7 @@ class Artifacts {
 
   /** Every string naming an artifact, each once. */
   named(value: unknown): string[] {
-    const found = new Set<string>();
-    const visit = (item: unknown): void => {
-      if (typeof item === 'string') {
-        if (item.startsWith(this.prefix)) found.add(item);
-      } else if (Array.isArray(item)) item.forEach(visit);
-      else if (item !== null && typeof item === 'object') Object.values(item).forEach(visit);
-    };
-    visit(value);
-    return [...found];
+    return stringsIn(value, (text) => text.startsWith(this.prefix));
   }
 
   /** `value` with each artifact as its place within its pipeline (`clean/cleaned.parquet`) and its content's fingerprint. */

@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { PipelineConfig } from '../config';
 import { stepDir, type StepName } from '../artifacts';
-import { cacheDir, storageRoot, toLocalPaths, toStorageUris } from './location';
+import { cacheDir, storageRoot, stringsIn, toLocalPaths, toStorageUris } from './location';
 import { ObjectStore } from './object-store';
 import { StepFolder, type Transferred } from './step-sync';
 import { UploadWatch } from './upload-watch';
@@ -38,7 +38,7 @@ export function throughStorage<I extends { pipelineId: string; config: unknown }
     const own = folderOf(raw.pipelineId, step);
 
     await transferring(step, 'down', async (count) => {
-      for (const uri of urisIn([raw, rest], root.uri)) {
+      for (const uri of stringsIn([raw, rest], (text) => text.startsWith(`${root.uri}/`))) {
         const [pipelineId, name, ...within] = uri.slice(root.uri.length + 1).split('/');
         if (pipelineId && name) count(await folderOf(pipelineId, name).download(within.join('/')));
       }
@@ -49,7 +49,7 @@ export function throughStorage<I extends { pipelineId: string; config: unknown }
     const args = toLocalPaths(rest, config);
     const ownDir = stepDir(config, raw.pipelineId, step);
     const upload = async (result: unknown) => {
-      const written = ownFolder === 'whole' ? [ownDir] : localPathsUnder([input, args, result], ownDir);
+      const written = ownFolder === 'whole' ? [ownDir] : stringsIn([input, args, result], (text) => text.startsWith(`${ownDir}${path.sep}`));
       if (ownFolder === 'state') written.push(...(await topLevelFiles(ownDir)));
       const watch = new UploadWatch(config.storage.uploadStallSeconds, () => `${step} outputs to ${store.uri(`${raw.pipelineId}/${step}`)}`);
       try {
@@ -70,31 +70,6 @@ export function throughStorage<I extends { pipelineId: string; config: unknown }
     await upload(result);
     return toStorageUris(result, config);
   };
-}
-
-/** Storage URIs anywhere in the input, each once; a folder's files come with it. */
-function urisIn(value: unknown, rootUri: string): string[] {
-  const found = new Set<string>();
-  const visit = (item: unknown): void => {
-    if (typeof item === 'string') {
-      if (item.startsWith(`${rootUri}/`)) found.add(item);
-    } else if (Array.isArray(item)) item.forEach(visit);
-    else if (item !== null && typeof item === 'object') Object.values(item).forEach(visit);
-  };
-  visit(value);
-  return [...found];
-}
-
-function localPathsUnder(values: unknown[], dir: string): string[] {
-  const found = new Set<string>();
-  const visit = (item: unknown): void => {
-    if (typeof item === 'string') {
-      if (item.startsWith(`${dir}${path.sep}`)) found.add(item);
-    } else if (Array.isArray(item)) item.forEach(visit);
-    else if (item !== null && typeof item === 'object') Object.values(item).forEach(visit);
-  };
-  values.forEach(visit);
-  return [...found];
 }
 
 async function topLevelFiles(dir: string): Promise<string[]> {

@@ -44,23 +44,17 @@ export function toStorageUris<T>(value: T, config: PipelineConfig): T {
   return root.kind === 'local' ? value : swapPrefix(value, `${localRoot(config)}${path.sep}`, `${root.uri}/`);
 }
 
-/** The (pipeline, step) folders that URIs in `value` point into, each once. */
-export function referencedStepFolders(value: unknown, config: PipelineConfig): { pipelineId: string; step: string }[] {
-  const root = storageRoot(config);
-  if (root.kind === 'local') return [];
-  const found = new Map<string, { pipelineId: string; step: string }>();
-  visitStrings(value, (text) => {
-    if (!text.startsWith(`${root.uri}/`)) return;
-    const [pipelineId, step] = text.slice(root.uri.length + 1).split('/');
-    if (pipelineId && step) found.set(`${pipelineId}/${step}`, { pipelineId, step });
-  });
-  return [...found.values()];
-}
-
-function visitStrings(value: unknown, visit: (text: string) => void): void {
-  if (typeof value === 'string') visit(value);
-  else if (Array.isArray(value)) value.forEach((item) => visitStrings(item, visit));
-  else if (value !== null && typeof value === 'object') Object.values(value).forEach((item) => visitStrings(item, visit));
+/** Every distinct string anywhere in `value` (objects and arrays, at any depth) that `wanted` accepts. */
+export function stringsIn(value: unknown, wanted: (text: string) => boolean): string[] {
+  const found = new Set<string>();
+  const visit = (item: unknown): void => {
+    if (typeof item === 'string') {
+      if (wanted(item)) found.add(item);
+    } else if (Array.isArray(item)) item.forEach(visit);
+    else if (item !== null && typeof item === 'object') Object.values(item).forEach(visit);
+  };
+  visit(value);
+  return [...found];
 }
 
 function swapPrefix<T>(value: T, from: string, to: string): T {
