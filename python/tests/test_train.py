@@ -108,6 +108,17 @@ def test_resume_after_kill_continues_the_step_count(dataset, tiny_model, mlflow_
     result = finished.result()
     assert result["globalStep"] == 40 and result["resumedFrom"] == last["path"]
     assert all(c["step"] > last["step"] for c in finished.of_kind("checkpoint"))
+    weights = (tmp_path / "out" / "model" / "model.safetensors").read_bytes()
+
+    # 4. A retry after a finished attempt whose result was lost resumes from the checkpoint of the
+    # last step: nothing is trained (transformers alone would run step 41), the model is the same.
+    final = finished.of_kind("checkpoint")[-1]
+    assert final["step"] == 40
+    spec["resumeFromCheckpoint"] = final["path"]
+    again = run_step("train", spec, tmp_path / "d")
+    result = again.result()
+    assert result["globalStep"] == 40 and result["trainLoss"] is None and not again.of_kind("checkpoint")
+    assert (tmp_path / "out" / "model" / "model.safetensors").read_bytes() == weights
 
     # One loss curve across the three attempts, params logged once.
     client = mlflow.MlflowClient(mlflow_uri)

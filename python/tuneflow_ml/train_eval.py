@@ -109,6 +109,15 @@ class HeadlineTrainer(Seq2SeqTrainer):
         # group_by_length. Several ranks: accelerate shards in order and gathers back in order.
         return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
+    def _run_epoch(self, *args: Any, **kwargs: Any) -> None:
+        # Resumed from the checkpoint of the last step (the attempt that wrote it finished training,
+        # but its result never reached Temporal): transformers tests max_steps only after a step,
+        # so it would train one step more than asked. Nothing is left to train.
+        if self.state.global_step >= self.state.max_steps:
+            self.control.should_training_stop = True
+            return
+        super()._run_epoch(*args, **kwargs)
+
 
 class BestCheckpoint(TrainerCallback):
     """A checkpoint at every evaluation that beats the best ROUGE-L so far. The Trainer records a
