@@ -58,8 +58,18 @@ function client(): S3Client {
     shared?.client.destroy();
     shared = {
       settings,
-      // An endpoint that does not answer fails in seconds, not at the OS's TCP timeout.
-      client: new S3Client({ endpoint, forcePathStyle: endpoint !== undefined, region, requestHandler: { connectionTimeout: 10_000 } }),
+      client: new S3Client({
+        endpoint,
+        forcePathStyle: endpoint !== undefined,
+        region,
+        // An endpoint that does not answer fails in seconds, not at the OS's TCP timeout.
+        requestHandler: { connectionTimeout: 10_000 },
+        // The SDK's default CRC32 of every request and response body is pure JavaScript on this
+        // process's event loop, next to the training it serves; the ETag (MD5) and sha256 checks
+        // here already cover each byte, so checksums are sent only where an operation requires one.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }),
     };
   }
   return shared.client;
