@@ -10,9 +10,12 @@
  * `tuneflow default` (length-grouped batches: the speed-up), each with its final training loss,
  * and `tuneflow same-args, S3` (storage.root on the local SeaweedFS of scripts/services.sh: every
  * checkpoint uploaded in the background), with the steps its stored pointer lagged at the end.
+ * Each round also shows the CPU seconds spent outside the trainer's process while it ran: this
+ * process (the worker's side: events, heartbeats, the uploader) and the local SeaweedFS. On a
+ * host whose cores the training loop fills, that is the time the S3 variant takes from training.
  */
 import * as path from 'node:path';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { parseConfig } from '../../lib/config';
@@ -45,6 +48,30 @@ interface Measure {
   wallSec: number;
   /** Steps the stored checkpoint pointer lagged behind training at its end (the S3 variant). */
   lagSteps?: number;
+  /** CPU seconds of this process (the worker's side of the step) and of the local S3 server during the run. */
+  cpu: { worker: number; store: number | null };
+}
+
+/** user + system CPU seconds of the local stack's SeaweedFS (scripts/services.sh's pid file), or null if it is not running here. */
+async function storeCpuSeconds(): Promise<number | null> {
+  const state = process.env.TUNEFLOW_STATE_DIR ?? path.join(REPO_ROOT, 'state', 'services');
+  try {
+    const pid = (await readFile(path.join(state, 's3.pid'), 'utf8')).trim();
+    // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name; in clock ticks (100 per second on Linux).
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `once` and adds the CPU seconds spent meanwhile by this process and the S3 server. */
+async function withCpu(once: () => Promise<Omit<Measure, 'cpu'>>): Promise<Measure> {
+  const [storeBefore, workerBefore] = [await storeCpuSeconds(), process.cpuUsage()];
+  const measure = await once();
+  const [storeAfter, worker] = [await storeCpuSeconds(), process.cpuUsage(workerBefore)];
+  const store = storeBefore === null || storeAfter === null ? null : storeAfter - storeBefore;
+  return { ...measure, cpu: { worker: (worker.user + worker.system) / 1e6, store } };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -70,7 +97,7 @@ async function main(): Promise<void> {
   const splitResult = await split({ pipelineId: 'bench-data', config: prepared, cleanedPath: cleaned.cleanedPath });
   console.log(`data: ${splitResult.trainRows} training rows; model: tiny T5; ${ROUNDS} rounds`);
 
-  const plain = async (round: number): Promise<Measure> => {
+  const plain = (round: number) => withCpu(async () => {
     const started = Date.now();
     const { stdout } = await execa(pythonExecutable(), [
       path.join(REPO_ROOT, 'bench', 'train', 'plain_trainer.py'),
@@ -78,12 +105,12 @@ async function main(): Promise<void> {
       '--batch', String(HYPER.batch), '--epochs', String(HYPER.epochs), '--lr', String(HYPER.lr),
       '--max-source', String(HYPER.maxSource), '--max-target', String(HYPER.maxTarget), '--save-steps', String(HYPER.saveSteps),
     ]);
-    const result = JSON.parse(stdout.trim().split('\n').pop()!) as Omit<Measure, 'wallSec'>;
+    const result = JSON.parse(stdout.trim().split('\n').pop()!) as Pick<Measure, 'samplesPerSec' | 'trainLoss'>;
     return { ...result, wallSec: (Date.now() - started) / 1000 };
-  };
+  });
   const mlflow = new MlflowClient(MLFLOW_URI);
   const trainOnStore = throughStorage('train', train, 'state');
-  const tuneflow = (groupByLength: boolean, root?: string) => async (round: number): Promise<Measure> => {
+  const tuneflow = (groupByLength: boolean, root?: string) => (round: number) => withCpu(async () => {
     const started = Date.now();
     const result = await (root ? trainOnStore : train)({
       pipelineId: `bench-${groupByLength ? 'grouped' : 'random'}${root ? '-s3' : ''}-${round}-${Date.now()}`,
@@ -99,7 +126,7 @@ async function main(): Promise<void> {
       wallSec: (Date.now() - started) / 1000,
       lagSteps: result.checkpointUploads?.lagSteps,
     };
-  };
+  });
 
   const variants: [string, (round: number) => Promise<Measure>][] = [
     ['plain Seq2SeqTrainer', plain],
@@ -113,7 +140,8 @@ async function main(): Promise<void> {
       const m = await runOnce(round);
       measures.get(name)!.push(m);
       const lag = m.lagSteps === undefined ? '' : `, upload lag at the end ${m.lagSteps} steps`;
-      console.log(`round ${round + 1} ${name}: ${m.samplesPerSec.toFixed(1)} samples/s, loss ${m.trainLoss.toFixed(4)}, wall ${m.wallSec.toFixed(1)} s${lag}`);
+      const cpu = `CPU beside the trainer: worker ${m.cpu.worker.toFixed(2)} s, SeaweedFS ${m.cpu.store?.toFixed(2) ?? '-'} s`;
+      console.log(`round ${round + 1} ${name}: ${m.samplesPerSec.toFixed(1)} samples/s, loss ${m.trainLoss.toFixed(4)}, wall ${m.wallSec.toFixed(1)} s${lag}; ${cpu}`);
     }
   }
   const summary = variants.map(([name]) => {
@@ -124,6 +152,7 @@ async function main(): Promise<void> {
       trainLoss: median(ms.map((m) => m.trainLoss)),
       wallSec: median(ms.map((m) => m.wallSec)),
       lagSteps: ms.map((m) => m.lagSteps).filter((lag) => lag !== undefined),
+      besideTrainerCpu: median(ms.map((m) => m.cpu.worker + (m.cpu.store ?? 0))),
     };
   });
   const base = summary[0];
@@ -140,7 +169,8 @@ async function main(): Promise<void> {
   const [local, onStore] = [summary[1], summary[3]];
   console.log(
     `storage.root on SeaweedFS vs local disk, same args: ${(onStore.samplesPerSec / local.samplesPerSec).toFixed(3)}x samples/s (target >= 0.97); ` +
-      `upload lag at the end: ${onStore.lagSteps.join(', ')} steps`,
+      `upload lag at the end: ${onStore.lagSteps.join(', ')} steps; CPU beside the trainer (worker + SeaweedFS, median): ` +
+      `${onStore.besideTrainerCpu.toFixed(2)} s against ${local.besideTrainerCpu.toFixed(2)} s on local disk`,
   );
 }
 

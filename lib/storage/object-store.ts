@@ -5,9 +5,9 @@
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws): nothing of them is in a
  * config or a workflow's history.
  *
- * A file counts as stored only when the store's ETag (the MD5 of its bytes, or of its parts' MD5s
- * for a multipart upload) and its size equal what this side computed; its sha256 travels as
- * metadata and is checked on every download.
+ * A file counts as stored only when the store's ETag (the MD5 of its bytes, or of its fixed-size
+ * parts' MD5s for a multipart upload: so the bytes and their number) equals what this side
+ * computed; its sha256 travels as metadata and is checked on every download.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -126,7 +126,7 @@ export class ObjectStore {
   }
 
   /**
-   * Uploads `file` as `relative` and checks what the store holds (size, ETag) against `digest`.
+   * Uploads `file` as `relative` and checks the store's ETag of what it holds against `digest`.
    * `onProgress` gets the bytes sent so far (per part); `signal` aborts the upload.
    */
   async upload(relative: string, file: string, digest: FileDigest, options: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {}) {
@@ -141,11 +141,16 @@ export class ObjectStore {
     const abort = () => void upload.abort();
     options.signal?.addEventListener('abort', abort, { once: true });
     const done = await this.call('upload', relative, () => upload.done()).finally(() => options.signal?.removeEventListener('abort', abort));
-    const head = await this.call('check', relative, () => client().send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(relative) })));
-    const etag = unquote('ETag' in done ? done.ETag : head.ETag);
-    if (head.ContentLength !== digest.size || etag !== digest.etag) {
+    // The ETag the write returns is the store's MD5 of the bytes (or of each fixed-size part) it
+    // kept: equal to ours, the content and so the size are ours. Only a store that returns none is
+    // asked again, which on a checkpoint of many small files would double the requests.
+    const returned = unquote('ETag' in done ? done.ETag : undefined);
+    const head = returned ? null : await this.call('check', relative, () => client().send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(relative) })));
+    const etag = returned || unquote(head?.ETag);
+    const wrongSize = head !== null && head.ContentLength !== digest.size;
+    if (etag !== digest.etag || wrongSize) {
       throw new ObjectStoreError(
-        `${this.uri(relative)} does not hold what was sent from ${file}: ${head.ContentLength} bytes with ETag ${etag}, expected ` +
+        `${this.uri(relative)} does not hold what was sent from ${file}: ETag ${etag}${wrongSize ? `, ${head.ContentLength} bytes` : ''}, expected ` +
           `${digest.size} bytes with ETag ${digest.etag}. The upload is retried; if it persists, check the store's health.`,
       );
     }

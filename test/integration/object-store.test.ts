@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { ObjectStore } from '../../lib/storage/object-store';
+import { digestFile, ObjectStore } from '../../lib/storage/object-store';
 import { StepFolder } from '../../lib/storage/step-sync';
 import { UploadWatch } from '../../lib/storage/upload-watch';
 import { CheckpointUploader, downloadCheckpoint, storedCheckpoint } from '../../lib/storage/checkpoints';
@@ -80,6 +80,17 @@ test('an object changed in the store under its recorded sha256 is refused on dow
   expect(meta.ETag).toBeDefined();
   await expect(store.download(stored.key, path.join(dir, 'damaged-b', 'model.bin'))).rejects.toThrow(
     /s3:\/\/tuneflow-test\/damaged\/p\/train\/model\.bin came down as 11 bytes with sha256 \w+, expected 11 bytes with sha256 f{64}/,
+  );
+});
+
+test('an upload whose stored bytes are not the ones hashed (the file changed in between) is refused, naming both ETags', async () => {
+  const store = new ObjectStore(s3.bucket, 'changed');
+  const file = path.join(dir, 'changed', 'model.bin');
+  await writeTree(path.dirname(file), { 'model.bin': 'the weights' });
+  const hashed = await digestFile(file);
+  await writeFile(file, 'the weightz');
+  await expect(store.upload('p/train/model.bin', file, hashed)).rejects.toThrow(
+    new RegExp(`s3://tuneflow-test/changed/p/train/model\\.bin does not hold what was sent from .*model\\.bin: ETag \\w+, expected 11 bytes with ETag ${hashed.etag}`),
   );
 });
 
