@@ -33,6 +33,26 @@ test('a plain line names the step, the count and the figures', () => {
   expect(progressLine({ step: 'split', heartbeat: null, shards: null })).toBe('[split] running');
 });
 
+test('on an s3:// root the line says which checkpoint the store holds and how far it lags, and what moved to or from the store', () => {
+  const caughtUp: StepHeartbeat = { ...training, upload: { storedStep: 30, uploadingStep: null, lagSteps: 0, bytesSent: 0, bytesTotal: 0 } };
+  expect(progressLine({ step: 'train', heartbeat: caughtUp, shards: null })).toBe(
+    '[train] running step 35/234 epoch 0.30 loss 2.1000 12.3 samples/s ETA 2m03s checkpoint@30 stored@30',
+  );
+  const behind: StepHeartbeat = {
+    ...training,
+    upload: { storedStep: null, uploadingStep: 30, lagSteps: 30, bytesSent: 3 * 2 ** 29, bytesTotal: 13 * 2 ** 30 },
+  };
+  expect(progressBar({ step: 'train', heartbeat: behind, shards: null }, 10)).toBe(
+    '[train] [#.........] step 35/234  14% epoch 0.30 loss 2.1000 12.3 samples/s ETA 2m03s checkpoint@30 stored@none (lag 30 steps, uploading checkpoint-30 11% of 13.0 GiB)',
+  );
+  expect(progressLine({ step: 'evaluate', heartbeat: { step: 'evaluate', transfer: { direction: 'down', files: 12, bytes: 5 * 2 ** 20 } }, shards: null })).toBe(
+    '[evaluate] running fetched 12 file(s), 5.0 MiB',
+  );
+  expect(progressLine({ step: 'clean', heartbeat: { step: 'clean', transfer: { direction: 'up', files: 1, bytes: 900 } }, shards: null })).toBe(
+    '[clean] running stored 1 file(s), 900 B',
+  );
+});
+
 test('the bar fills with the fraction done: training steps, or summarize shards', () => {
   expect(progressBar({ step: 'train', heartbeat: training, shards: null }, 10)).toBe(
     '[train] [#.........] step 35/234  14% epoch 0.30 loss 2.1000 12.3 samples/s ETA 2m03s checkpoint@30',
