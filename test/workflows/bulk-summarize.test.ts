@@ -189,10 +189,12 @@ test('continue-as-new over tiny shards, and a SIGKILLed GPU worker: every produc
 });
 
 test('the generation engine SIGKILLed mid-shard: the shard is retried on a new engine, every product once, finished shards kept', async () => {
-  // 6 products in shards of 3, one per batch: the kill lands after the first batch of the second shard.
+  // 20 products in shards of 10, one per batch: the kill is sent after the first batch of the second
+  // shard, and the nine batches left keep the engine busy well past the time the signal takes to land
+  // (with shards of 3 a loaded host once let the engine finish the shard first).
   const engines = startEngines({ count: 0, names: [] });
   const gpuWorker = await createGpuWorker(env.nativeConnection, env.namespace ?? 'default', { count: 0, names: [] });
-  const { handle, shardDir } = await startBulk('engine-kill', 6, { shardSize: 3, batchSize: 1, latencySamples: 0 });
+  const { handle, shardDir } = await startBulk('engine-kill', 20, { shardSize: 10, batchSize: 1, latencySamples: 0 });
   let beforeCrash = new Map<string, string>();
   let killedPid: number | undefined;
   engines.on('event', (engine: { pid?: number }, event: StepEvent) => {
@@ -215,7 +217,7 @@ test('the generation engine SIGKILLed mid-shard: the shard is retried on a new e
   expect(enginePid('products-00000.json')).toBe(killedPid);
   expect(enginePid('products-00001.json')).toBe(engines.engines[0].pid);
   expect(result.generatedShards).toBe(2);
-  expect(await summariesPerProduct(result)).toEqual(Array(6).fill(1));
+  expect(await summariesPerProduct(result)).toEqual(Array(20).fill(1));
   // The crash failed the shard's first attempt, retryably: its second attempt names the engine and the shard.
   const history = await handle.fetchHistory();
   const retried = history.events?.map((e) => e.activityTaskStartedEventAttributes).find((started) => (started?.attempt ?? 1) > 1);
