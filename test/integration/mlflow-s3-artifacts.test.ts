@@ -44,7 +44,6 @@ beforeAll(async () => {
   trackingUri = `http://127.0.0.1:${port}`;
   servicesEnv = {
     ...process.env,
-    ...s3.env,
     TUNEFLOW_STATE_DIR: path.join(dir, 'services'),
     TUNEFLOW_MLFLOW_PORT: String(port),
     TUNEFLOW_MLFLOW_ARTIFACTS: `s3://${s3.bucket}/mlartifacts`,
