@@ -6,13 +6,12 @@
  * A real SeaweedFS and a real MLflow server, both this file's own, on loopback.
  */
 import * as path from 'node:path';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { REPO_ROOT } from '../../lib/artifacts';
 import { parseConfig } from '../../lib/config';
-import { pythonExecutable } from '../../lib/python-step/launch';
+import { freePort, pythonExecutable } from '../../lib/python-step';
 import { ObjectStore } from '../../lib/storage/object-store';
 import { startSeaweedS3, type SeaweedS3 } from '../helpers/seaweedfs';
 import { tempDir } from '../helpers/environment';
@@ -24,17 +23,6 @@ let dir: string;
 let servicesEnv: NodeJS.ProcessEnv;
 let trackingUri: string;
 const saved = { ...process.env };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = await tempDir('mlflow-s3-artifacts');
