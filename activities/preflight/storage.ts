@@ -8,10 +8,9 @@ import { dirname, join } from 'node:path';
 import { cacheDir, storageRoot } from '../../lib/storage/location';
 import { ObjectStore } from '../../lib/storage/object-store';
 import type { PipelineConfig } from '../../lib/config';
+import { formatBytes } from '../../lib/byte-size';
 import { nonRetryable } from '../../lib/failures';
 import type { PlanResult } from '../../lib/steps';
-
-const GIB = 2 ** 30;
 
 /**
  * Bytes per parameter of one checkpoint: fp32 weights, plus the optimizer's state (AdamW keeps
@@ -43,11 +42,6 @@ async function whyNotWritable(root: string, error: Error): Promise<string> {
       if (code !== 'ENOENT' || dir === dirname(dir)) return `${dir}: ${(reason as Error).message}`;
     }
   }
-}
-
-/** 1.5 GiB, 12.0 MiB: small models' checkpoints are megabytes. */
-function size(bytes: number): string {
-  return bytes >= GIB ? `${(bytes / GIB).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 export async function checkStorage(config: PipelineConfig, plan: Promise<PlanResult | null>): Promise<string> {
@@ -82,10 +76,10 @@ export async function checkStorage(config: PipelineConfig, plan: Promise<PlanRes
   const free = bavail * bsize;
   const where = store ? `${store}; cache ${dir}` : dir;
   const planned = await plan;
-  if (planned === null) return `${where} writable; ${size(free)} free (checkpoint sizes unknown: the model check failed)`;
+  if (planned === null) return `${where} writable; ${formatBytes(free)} free (checkpoint sizes unknown: the model check failed)`;
   const { totalParams, model } = planned;
   const needed = checkpointBytesNeeded(config.train, totalParams);
-  const figures = `${size(free)} free; training ${model} writes up to about ${size(needed)}`;
+  const figures = `${formatBytes(free)} free; training ${model} writes up to about ${formatBytes(needed)}`;
   if (free < needed) {
     throw nonRetryable(
       'InvalidConfig',

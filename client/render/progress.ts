@@ -3,6 +3,7 @@
  * (`run --wait`, `status`).
  */
 import type { CheckpointEvent, CheckpointUploadStatus, ProgressEvent, StepHeartbeat } from '../../lib/python-step/protocol';
+import { formatBytes } from '../../lib/byte-size';
 import type { ShardProgress } from '../status/bulk';
 import type { StepProgress } from '../status/pipeline';
 
@@ -11,17 +12,6 @@ export function formatDuration(seconds: number): string {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /**
@@ -39,7 +29,7 @@ function uploadText(upload: CheckpointUploadStatus | null | undefined): string |
 }
 
 /** The figures after the count: epoch, loss, throughput, ETA, last checkpoint and its upload. */
-function progressFigures(p: ProgressEvent, checkpoint: CheckpointEvent | null | undefined, upload?: CheckpointUploadStatus | null): string {
+function progressFigures(p: ProgressEvent, checkpoint: CheckpointEvent | null | undefined, upload: CheckpointUploadStatus | null | undefined): string {
   return [
     p.epoch !== null ? `epoch ${p.epoch.toFixed(2)}` : null,
     p.loss !== null ? `loss ${p.loss.toFixed(4)}` : null,
