@@ -1,4 +1,5 @@
-"""The tiny model loads like a hub model, with T5's special ids, and is built once."""
+"""The tiny model loads like a hub model, with T5's special ids, is built once, and is the same
+model from the same data every time."""
 
 import gzip
 import os
@@ -38,6 +39,21 @@ def test_second_build_is_skipped(tiny_model, dataset):
     assert "already holds a complete model" in done.stdout
     assert time.monotonic() - started < 5  # no torch import, no training
     assert os.stat(weights).st_mtime_ns == before
+
+
+def test_same_data_builds_the_same_model(tiny_model, dataset, tmp_path):
+    # Another process: the tokenizer trainer's hash maps are seeded afresh (run-to-run differences
+    # once made a test that depends on where summaries end pass here and fail in CI).
+    again = tmp_path / "tiny-t5"
+    subprocess.run(
+        [sys.executable, "-m", "tuneflow_ml.tiny_model", "--data", dataset["cleaned"], "--out", str(again)],
+        cwd=PYTHON_DIR,
+        capture_output=True,
+        check=True,
+        env=os.environ | {"PYTHONHASHSEED": "1"},
+    )
+    for name in ("tokenizer.json", "model.safetensors", "config.json"):
+        assert (again / name).read_bytes() == open(os.path.join(tiny_model, name), "rb").read(), name
 
 
 def test_reads_amazon_tsv_and_skips_broken_rows(tmp_path):

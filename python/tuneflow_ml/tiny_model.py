@@ -21,6 +21,9 @@ MAX_TEXTS = 20_000
 # Written into the model folder: its weights are random, so evaluate scores no zero-shot baseline
 # with it (baselines.py). A folder copy keeps it; a model trained from it is saved without it.
 RANDOM_WEIGHTS_MARKER = "tuneflow-random-weights.json"
+INITIAL_ALPHABET = [c for c in string.printable if not c.isspace()]
+# The Unigram trainer adds each character it pruned back at the lowest score, then this much lower.
+ADDED_CHARACTER_STEP = 0.0001
 
 
 def read_texts(path: str) -> list[str]:
@@ -84,14 +87,28 @@ def train_tokenizer(texts: list[str], vocab_size: int):
         special_tokens=["<pad>", "</s>", "<unk>"],
         unk_token="<unk>",
         # Every printable ASCII character stays known even if the sample lacks it (":" of "summarize:").
-        initial_alphabet=[c for c in string.printable if not c.isspace()],
+        initial_alphabet=INITIAL_ALPHABET,
         show_progress=False,
     )
     raw.train_from_iterator(texts, trainer=trainer)
     # T5Tokenizer builds T5's exact pipeline (normalization, Metaspace, "</s>" appended) from a
     # (piece, score) list; the trained list starts with the special tokens in the order given.
     pieces = [(piece, score) for piece, score in json.loads(raw.to_str())["model"]["vocab"]]
-    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=512)
+    return T5Tokenizer(vocab=pieces[:3] + canonical_pieces(pieces[3:]), extra_ids=0, model_max_length=512)
+
+
+def canonical_pieces(trained: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """The same pieces, ids and scores for the same texts, run after run.
+
+    The trainer's hash maps make two things vary between processes: learned scores in their last
+    bits, and which of the characters it adds back after pruning gets which of the lowest scores.
+    Rounded, those characters given their scores in character order, and sorted by score then
+    piece, the vocabulary no longer does."""
+    scores = {piece: round(score, 6) for piece, score in trained}
+    ceiling = min(scores.values()) + ADDED_CHARACTER_STEP * (len(INITIAL_ALPHABET) + 1)
+    added = sorted(piece for piece, score in scores.items() if len(piece) == 1 and score <= ceiling)
+    scores.update(zip(added, sorted((scores[piece] for piece in added), reverse=True)))
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 def build(data: str, out: str, vocab_size: int) -> None:
