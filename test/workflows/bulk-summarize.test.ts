@@ -189,12 +189,14 @@ test('continue-as-new over tiny shards, and a SIGKILLed GPU worker: every produc
 });
 
 test('the generation engine SIGKILLed mid-shard: the shard is retried on a new engine, every product once, finished shards kept', async () => {
-  // 20 products in shards of 10, one per batch: the kill is sent after the first batch of the second
-  // shard, and the nine batches left keep the engine busy well past the time the signal takes to land
-  // (with shards of 3 a loaded host once let the engine finish the shard first).
+  // 20 products in shards of 10, one per batch of 48 tokens each: the kill is sent on the first
+  // progress event of the second shard, and the nine batches left keep the engine busy well past the
+  // time this worker takes to read that event and the signal to land. The engine runs ahead of the
+  // events it sends, so a loaded host once let it finish a shard of 3 first, and then one of 10 at
+  // 8 tokens a product.
   const engines = startEngines({ count: 0, names: [] });
   const gpuWorker = await createGpuWorker(env.nativeConnection, env.namespace ?? 'default', { count: 0, names: [] });
-  const { handle, shardDir } = await startBulk('engine-kill', 20, { shardSize: 10, batchSize: 1, latencySamples: 0 });
+  const { handle, shardDir } = await startBulk('engine-kill', 20, { shardSize: 10, batchSize: 1, latencySamples: 0, minNewTokens: 48, maxNewTokens: 48 });
   let beforeCrash = new Map<string, string>();
   let killedPid: number | undefined;
   engines.on('event', (engine: { pid?: number }, event: StepEvent) => {
