@@ -42,11 +42,14 @@ def ending_model(tiny_model, texts, tmp_path_factory) -> str:
     # Slightly less likely than the favourite: an exact tie is broken differently by the engines'
     # top-k. How much less decides whether every summary ends at once or none ends early, so the
     # first scale at which beam search ends summaries at different lengths in both modes is kept.
+    with torch.no_grad():
+        untied.lm_head.weight.copy_(model.shared.weight * model.config.d_model**-0.5)
+    beams = {mode: params(mode, num_beams=4) for mode in texts}
+    inputs = {mode: encode(tokenizer, texts[mode], p) for mode, p in beams.items()}
     for scale in (0.96, 0.94, 0.92, 0.9, 0.85, 0.8):
         with torch.no_grad():
-            untied.lm_head.weight.copy_(model.shared.weight * model.config.d_model**-0.5)
             untied.lm_head.weight[tokenizer.eos_token_id] = untied.lm_head.weight[favourite] * scale
-        if all(ends_at_different_lengths(tokenizer, untied, texts[mode], params(mode, num_beams=4)) for mode in texts):
+        if all(summary_lengths_vary(tokenizer, generate_ids(tokenizer, untied, inputs[mode], p, batch_size=8), p) for mode, p in beams.items()):
             break
     else:
         pytest.fail("no end-token scale makes the tiny T5's summaries end at different lengths")
@@ -54,11 +57,6 @@ def ending_model(tiny_model, texts, tmp_path_factory) -> str:
     untied.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
-
-
-def ends_at_different_lengths(tokenizer, model, texts: list[str], p: GenerationParams) -> bool:
-    summaries = generate_ids(tokenizer, model, encode(tokenizer, texts, p), p, batch_size=8)
-    return summary_lengths_vary(tokenizer, summaries, p)
 
 
 def summary_lengths_vary(tokenizer, summaries: list[str], p: GenerationParams) -> bool:
