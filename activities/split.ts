@@ -6,6 +6,10 @@
  * split.validationFraction, the key being its review_id (`splitBy: review`) or its product_id
  * (`splitBy: product`: every review of a product lands on the same side). Deterministic,
  * independent of row order, and a row keeps its side when other rows are added or removed.
+ *
+ * The first step that knows the validation rows also refuses a config that asks to evaluate more
+ * of them than there are (evaluate.maxSamples, train.evalSamples): the preflight runs before clean
+ * has counted the rows it keeps.
  */
 import { join } from 'node:path';
 import { rename, rm, stat } from 'node:fs/promises';
@@ -13,7 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { configHash, ensureStepDir, sqlString, tempPathFor, writeFileAtomic } from '../lib/artifacts';
 import { hashFractionSql } from '../lib/cleaning';
-import { InvalidDataError } from '../lib/failures';
+import type { PipelineConfig } from '../lib/config';
+import { InvalidConfigError, InvalidDataError } from '../lib/failures';
 import type { SplitInput, SplitResult } from '../lib/steps';
 
 const SPLIT_COLUMNS = ['review_id', 'product_id', 'text', 'summary'] as const;
@@ -91,6 +96,7 @@ export async function split(input: SplitInput): Promise<SplitResult> {
         'Use more data (a larger input or data.sampleFraction) or adjust split.validationFraction',
       );
     }
+    checkEvaluationRows(input.config, validationRows);
     // Split by product, the manifest also records how many products each side holds.
     const products =
       splitBy === 'product'
@@ -126,4 +132,23 @@ export async function split(input: SplitInput): Promise<SplitResult> {
     instance.closeSync();
     await Promise.all([trainTemp, validationTemp, spillDir].map((path) => rm(path, { recursive: true, force: true })));
   }
+}
+
+/**
+ * Throws InvalidConfigError when evaluate (evaluate.maxSamples) or the evaluations during training
+ * (train.evalSamples, with train.evalEverySteps) ask for more rows than the validation split holds:
+ * each would silently score fewer rows than configured.
+ */
+function checkEvaluationRows(config: PipelineConfig, validationRows: number): void {
+  const asked: [string, number][] = [];
+  if (config.evaluate.maxSamples !== null) asked.push(['evaluate.maxSamples', config.evaluate.maxSamples]);
+  if (config.train.evalEverySteps !== null) asked.push(['train.evalSamples', config.train.evalSamples]);
+  const tooMany = asked.filter(([, rows]) => rows > validationRows);
+  if (tooMany.length === 0) return;
+  throw new InvalidConfigError(
+    tooMany.map(([field]) => field).join(', '),
+    `the validation split holds ${validationRows} rows, but ${tooMany.map(([field, rows]) => `${field} asks for ${rows}`).join(' and ')}. ` +
+      `Set ${tooMany.map(([field]) => field).join(' and ')} to at most ${validationRows}, or give validation more rows ` +
+      `(split.validationFraction, now ${config.split.validationFraction}, or more data)`,
+  );
 }

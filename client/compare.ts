@@ -12,6 +12,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { z } from 'zod';
 import { PipelineResult } from '../lib/pipeline';
 import { GateDecision } from '../lib/gate';
+import { BaselineName } from '../lib/steps';
 import { connectClient } from './start';
 import { readWorkflow } from './status/history';
 import { compareHtml } from './render/compare-html';
@@ -44,6 +45,8 @@ export const ComparisonRow = z.object({
     lead: z.object({ words: z.number().int().positive(), rougeL }),
     common: z.object({ headline: z.string(), rougeL }),
     zeroShot: z.object({ model: z.string(), rougeL: rougeL.nullable(), skipped: z.string().nullable() }),
+    /** The strongest of them: register.mustBeat `best`'s floor. */
+    best: z.object({ name: BaselineName, rougeL }),
   }),
   gate: z.object({ decision: GateDecision, reason: z.string() }),
   reportPath: z.string().nullable(),
@@ -66,7 +69,7 @@ export function comparisonRow(result: PipelineResult): ComparisonRow {
   const tuningSeconds = table?.tuningSeconds ?? result.stepDurationsMs.train / 1000;
   const gpus = train.device === 'cpu' ? 0 : Math.max(1, result.preflight.plan.gpus);
   const gpuHours = table?.gpuHours ?? (gpus * tuningSeconds) / 3600;
-  const { lead, common, zeroShot } = evaluation.baselines;
+  const { lead, common, zeroShot, best } = evaluation.baselines;
   return ComparisonRow.parse({
     pipelineId: result.pipelineId,
     model: `${registered.modelName} v${registered.version}`,
@@ -85,6 +88,7 @@ export function comparisonRow(result: PipelineResult): ComparisonRow {
       lead: { words: lead.words, rougeL: lead.rouge.rougeL },
       common: { headline: common.headline, rougeL: common.rouge.rougeL },
       zeroShot: { model: zeroShot.model, rougeL: zeroShot.rouge?.rougeL ?? null, skipped: zeroShot.skipped },
+      best,
     },
     gate: { decision: registered.gate.decision, reason: registered.gate.reason },
     reportPath: report.state === 'completed' ? report.htmlPath : null,

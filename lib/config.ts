@@ -151,8 +151,12 @@ export const ModelConfig = z
  */
 export const GenerationConfig = z
   .object({
-    /** No run of this many tokens appears twice in one output (the seed's t5-small writes "Great ... Great ..."); 0: off. */
-    noRepeatNgramSize: z.number().int().nonnegative().default(0),
+    /**
+     * No run of this many tokens appears twice in one output; 0: off. 3 by default, the seed
+     * recipes' value: the seed's t5-small writes "Great ... Great ...", and a model early in
+     * training repeats its most frequent piece (on the demo data "▁", which decodes to nothing).
+     */
+    noRepeatNgramSize: z.number().int().nonnegative().default(3),
     /** Above 1, a token the output already holds is that much less likely again; 1: off. */
     repetitionPenalty: z.number().positive().default(1),
     /** Beam search only (numBeams > 1): above 1 favours longer outputs, below 1 shorter; 1: neutral. */
@@ -162,7 +166,7 @@ export const GenerationConfig = z
 
 export const EvaluateConfig = z
   .object({
-    /** Validation rows scored; null scores them all. */
+    /** Validation rows scored; null scores them all. More than the validation split holds fails the split step. */
     maxSamples: positiveInt.nullable().default(null),
     numBeams: positiveInt.default(1),
     maxNewTokens: positiveInt.default(32),
@@ -198,10 +202,12 @@ export const RegisterConfig = z
     /**
      * The quality floor: a version whose ROUGE-L does not beat this baseline (scored by evaluate on
      * the same rows) is registered `rejected`, with the reason, and never becomes champion, whatever
-     * the champion scores. `lead`: the review's first N words (N = the mean training headline
-     * length); `common`: the most common training headline for every review; `none`: no floor.
+     * the champion scores. `best`: the strongest of the baselines scored; `lead`: the review's first
+     * N words (N chosen on the training split); `common`: the most common training headline for
+     * every review; `zeroShot`: model.nameOrPath without fine-tuning (the preflight refuses it where
+     * zero-shot is not scored); `none`: no floor.
      */
-    mustBeat: z.enum(['lead', 'common', 'none']).default('lead'),
+    mustBeat: z.enum(['best', 'lead', 'common', 'zeroShot', 'none']).default('best'),
   })
   .strict();
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { PipelineConfig } from './config';
-import type { Baselines } from './steps/common';
+import type { BaselineName, Baselines } from './steps/common';
 
 export const GATE_ALIASES = { champion: 'champion', challenger: 'challenger' } as const;
 
@@ -41,19 +41,25 @@ export interface GateProposal {
 export function proposeGate(
   rougeL: number,
   championRougeL: number | null,
-  baselines: Pick<Baselines, 'lead' | 'common'>,
+  baselines: Baselines,
   settings: Pick<PipelineConfig['register'], 'minDelta' | 'reviewBand' | 'mustBeat'>,
 ): GateProposal {
   const delta = championRougeL === null ? null : rougeL - championRougeL;
   const floor = qualityFloor(baselines, settings.mustBeat);
-  if (floor !== null && !(rougeL > floor.rougeL)) {
+  const rejected = { decision: 'rejected' as const, delta, borderline: false };
+  // The preflight refuses mustBeat zeroShot where zero-shot is not scored; if it was skipped anyway, no floor is no pass.
+  if (floor?.rougeL === null) {
     return {
-      decision: 'rejected',
-      delta,
-      borderline: false,
+      ...rejected,
+      reason: `register.mustBeat is zeroShot, but ${floor.name} was not scored (${baselines.zeroShot.skipped ?? 'no reason given'}): rejected, never champion; set register.mustBeat to best, lead or common`,
+    };
+  }
+  if (floor && !(rougeL > floor.rougeL)) {
+    return {
+      ...rejected,
       reason:
-        `ROUGE-L ${rougeL.toFixed(4)} does not beat ${floor.name} (${floor.rougeL.toFixed(4)} on the same rows; register.mustBeat: ${settings.mustBeat}): ` +
-        'rejected, never champion; train longer or on more data (the report shows ROUGE over the steps), or set register.mustBeat',
+        `ROUGE-L ${rougeL.toFixed(4)} does not beat ${floor.name}, ROUGE-L ${floor.rougeL.toFixed(4)} on the same rows (register.mustBeat: ${settings.mustBeat}): ` +
+        'rejected, never champion; train longer or on more data (the run report shows ROUGE over the steps and sample summaries)',
     };
   }
   if (championRougeL === null || delta === null) {
@@ -66,14 +72,19 @@ export function proposeGate(
     : { decision: 'challenger', delta, borderline, reason: `${scores}: does not beat the champion` };
 }
 
-/** The baseline register.mustBeat names, with its ROUGE-L; null for `none`. */
-function qualityFloor(
-  baselines: Pick<Baselines, 'lead' | 'common'>,
-  mustBeat: PipelineConfig['register']['mustBeat'],
-): { name: string; rougeL: number } | null {
-  if (mustBeat === 'lead') return { name: `lead-${baselines.lead.words} (the review's first ${baselines.lead.words} words)`, rougeL: baselines.lead.rouge.rougeL };
-  if (mustBeat === 'common') return { name: `the most common training headline ("${baselines.common.headline}")`, rougeL: baselines.common.rouge.rougeL };
-  return null;
+/** The baseline register.mustBeat names, described, with its ROUGE-L (null: not scored); null for `none`. */
+function qualityFloor(baselines: Baselines, mustBeat: PipelineConfig['register']['mustBeat']): { name: string; rougeL: number | null } | null {
+  if (mustBeat === 'none') return null;
+  if (mustBeat === 'best') return { name: `the strongest baseline, ${describeBaseline(baselines, baselines.best.name)}`, rougeL: baselines.best.rougeL };
+  const rougeL = mustBeat === 'zeroShot' ? (baselines.zeroShot.rouge?.rougeL ?? null) : baselines[mustBeat].rouge.rougeL;
+  return { name: describeBaseline(baselines, mustBeat), rougeL };
+}
+
+/** A baseline as a person reads it: what it answers. */
+export function describeBaseline(baselines: Baselines, name: BaselineName): string {
+  if (name === 'lead') return `lead-${baselines.lead.words} (the review's first ${baselines.lead.words} words)`;
+  if (name === 'common') return `the most common training headline ("${baselines.common.headline}" for every review)`;
+  return `${baselines.zeroShot.model} zero-shot (the base model without fine-tuning)`;
 }
 
 /** The rules' proposal, overridden by a review when there was one; a rejected version stays rejected. */

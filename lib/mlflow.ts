@@ -167,6 +167,12 @@ export class MlflowClient {
     return z.object({ run: Run }).parse(body).run;
   }
 
+  /** Every value logged for one metric of a run (a curve), in step order. */
+  async getMetricHistory(runId: string, metricKey: string): Promise<z.infer<typeof Metric>[]> {
+    const body = await this.call('GET', 'metrics/get-history', { run_id: runId, metric_key: metricKey });
+    return z.object({ metrics: z.array(Metric).optional().default([]) }).parse(body).metrics.sort((a, b) => a.step - b.step);
+  }
+
   async searchRuns(experimentIds: string[], filter: string, maxResults = 100): Promise<MlflowRun[]> {
     const body = await this.call('POST', 'runs/search', undefined, {
       experiment_ids: experimentIds,

@@ -86,12 +86,21 @@ export const TrainConfig = z
     evalEverySteps: positiveInt.nullable().default(null),
     evalSamples: positiveInt.default(200),
     /**
-     * Stop once validation ROUGE-L has gone `patience` evaluations in a row without beating the best
-     * so far by more than `minDelta`; the result and the report say when, and the steps and
-     * GPU-hours saved against the configured epochs. null: train them all. Needs evalEverySteps.
+     * Stop once the validation loss has gone `patience` evaluations in a row without falling more
+     * than `minDelta` (a fraction of its best) below its best, with no new best validation ROUGE-L
+     * among them, and never before step `minSteps` (null: one epoch, and at least a fifth of the
+     * configured steps). The loss decides because on the same rows it moves only with the model,
+     * while ROUGE-L on a few hundred rows moves by more than its standard error between
+     * evaluations (docs/operations.md); ROUGE-L still chooses the best checkpoint. The result and
+     * the report say when it stopped, on what, and the steps and GPU-hours saved. null: train every
+     * configured step. Needs evalEverySteps.
      */
     earlyStopping: z
-      .object({ patience: positiveInt.default(3), minDelta: z.number().nonnegative().default(0) })
+      .object({
+        patience: positiveInt.default(3),
+        minDelta: z.number().nonnegative().lt(1).default(0.005),
+        minSteps: positiveInt.nullable().default(null),
+      })
       .strict()
       .nullable()
       .default(null),
@@ -102,8 +111,19 @@ export const TrainConfig = z
     path: ['hostfile'],
   })
   .refine((t) => t.earlyStopping === null || t.evalEverySteps !== null, {
-    message: 'earlyStopping needs train.evalEverySteps: it stops on the ROUGE-L of the evaluations during training',
+    message: 'earlyStopping needs train.evalEverySteps: it stops on the evaluations during training',
     path: ['earlyStopping'],
+  })
+  // With epochs instead of maxSteps the train step checks it: the steps an epoch makes need the data.
+  .superRefine((t, ctx) => {
+    const minSteps = t.earlyStopping?.minSteps;
+    if (minSteps != null && t.maxSteps !== null && minSteps > t.maxSteps) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['earlyStopping', 'minSteps'],
+        message: `${minSteps} is beyond train.maxSteps (${t.maxSteps}): early stopping could never stop; lower minSteps or raise maxSteps`,
+      });
+    }
   })
   // The Trainer keeps the best checkpoint only if every checkpoint step is also an evaluation step.
   .refine((t) => t.evalEverySteps === null || t.checkpointEverySteps % t.evalEverySteps === 0, {

@@ -12,8 +12,9 @@ bash scripts/setup.sh
 bash scripts/services.sh start
 
 data="data/demo/camera_reviews.tsv.gz"
-bin/ts-run scripts/generate-reviews.ts --out "$data" --rows 3000 --products 60 --seed 7
-PYTHONPATH=python .venv/bin/python -m tuneflow_ml.tiny_model --data "$data" --out state/models/tiny-t5
+# Regenerated every run (about 8 s), so a checkout whose generator changed never demos on old data.
+bin/ts-run scripts/generate-reviews.ts --out "$data" --rows 3000 --products 60 --seed 7 --force
+PYTHONPATH=python .venv/bin/python -m tuneflow_ml.tiny_model --data "$data" --out state/models/tiny-t5 --force
 
 mkdir -p state/logs
 bin/ts-run workers/cpu-worker.ts >state/logs/cpu-worker.log 2>&1 &

@@ -4,11 +4,13 @@
  *   bin/ts-run scripts/generate-reviews.ts --out data/demo/camera_reviews.tsv.gz --rows 3000 --products 60 --seed 7
  *
  * Each review has a dominant aspect (image quality, battery life, autofocus, lens, build, price,
- * shipping, tripod, memory card) and a sentiment from its star rating; the headline is drawn from
- * the same aspect and sentiment (or is the star headline, "Five Stars", as Amazon's often are), so
- * a model can learn the headline from the body. A few percent of rows carry each kind of mess the
- * real files have: `<br />`, `&#34;`, `[[VIDEOID:...]]`, empty bodies, over-long first sentences,
- * non-ASCII text and rows with a missing or extra tab.
+ * shipping, tripod, memory card) and a sentiment from its star rating. Its headline follows from
+ * what it says, as a real headline does: each sentence a review can open its point with has its
+ * own paraphrased headline (never the sentence's first words, so the review's lead is no answer),
+ * three-star reviews get "<praise> but <complaint>", and 8% get the star headline ("Five Stars").
+ * A model can learn the headline from the body; a constant answer cannot. A few percent of rows
+ * carry each kind of mess the real files have: `<br />`, `&#34;`, `[[VIDEOID:...]]`, empty
+ * bodies, over-long first sentences, non-ASCII text and rows with a missing or extra tab.
  */
 import { once } from 'node:events';
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -149,11 +151,18 @@ const ASPECTS: Record<Kind, readonly Aspect[]> = {
   webcam: ['imageQuality', 'autofocus', 'price', 'build', 'shipping'],
 };
 
+/**
+ * A sentence a review can make its point with, and the headline its reviewer gives it: a short
+ * paraphrase, as real headlines are, not the sentence's first words.
+ */
+interface Point {
+  sentence: string;
+  headline: string;
+}
+
 interface AspectText {
-  positive: readonly string[];
-  negative: readonly string[];
-  positiveHeadlines: readonly string[];
-  negativeHeadlines: readonly string[];
+  positive: readonly Point[];
+  negative: readonly Point[];
   /** Short phrases for mixed (three-star) headlines: "Sharp pictures but weak battery". */
   positiveShort: string;
   negativeShort: string;
@@ -163,174 +172,156 @@ interface AspectText {
 const ASPECT_TEXT: Record<Aspect, AspectText> = {
   imageQuality: {
     positive: [
-      'The pictures are sharp and the colors are accurate.',
-      'Image quality is excellent, even indoors.',
-      'Photos come out crisp with great detail.',
-      'Low light shots are surprisingly clean with very little noise.',
-      'The video quality is stunning in daylight.',
-      'My photos have never looked this good.',
+      { sentence: 'The pictures are sharp and the colors are accurate.', headline: 'Sharp pictures, true colors' },
+      { sentence: 'Image quality is excellent, even indoors.', headline: 'Great pictures even indoors' },
+      { sentence: 'Photos come out crisp with great detail.', headline: 'Crisp, detailed photos' },
+      { sentence: 'Low light shots are surprisingly clean with very little noise.', headline: 'Clean shots in low light' },
+      { sentence: 'The video quality is stunning in daylight.', headline: 'Stunning video in daylight' },
+      { sentence: 'My photos have never looked this good.', headline: 'Best photos I have ever taken' },
     ],
     negative: [
-      'The pictures are blurry unless the light is perfect.',
-      'Photos in low light are grainy and full of noise.',
-      'Image quality is worse than my phone.',
-      'Colors look washed out and the images are soft.',
-      'Video is choppy and the picture is dark indoors.',
-      'Every indoor photo came out blurry.',
+      { sentence: 'The pictures are blurry unless the light is perfect.', headline: 'Blurry pictures in normal light' },
+      { sentence: 'Photos in low light are grainy and full of noise.', headline: 'Grainy, noisy low light photos' },
+      { sentence: 'Image quality is worse than my phone.', headline: 'My phone takes better pictures' },
+      { sentence: 'Colors look washed out and the images are soft.', headline: 'Soft, washed out images' },
+      { sentence: 'Video is choppy and the picture is dark indoors.', headline: 'Choppy, dark indoor video' },
+      { sentence: 'Every indoor photo came out blurry.', headline: 'Blurry indoor photos' },
     ],
-    positiveHeadlines: ['Great image quality', 'Sharp, beautiful pictures', 'Amazing photos', 'Excellent picture quality', 'Stunning photos in any light'],
-    negativeHeadlines: ['Blurry photos in low light', 'Poor image quality', 'Grainy pictures', 'Photos are soft and washed out', 'Worse than my phone camera'],
     positiveShort: 'sharp pictures',
     negativeShort: 'blurry pictures',
   },
   batteryLife: {
     positive: [
-      'Battery life is great, I shot all day on one charge.',
-      'The battery lasts much longer than I expected.',
-      'It holds a charge for weeks.',
-      'I got over 600 shots on a single charge.',
-      'Charges quickly and lasts all day.',
+      { sentence: 'Battery life is great, I shot all day on one charge.', headline: 'Shoots all day on one charge' },
+      { sentence: 'The battery lasts much longer than I expected.', headline: 'Longer battery life than expected' },
+      { sentence: 'It holds a charge for weeks.', headline: 'Keeps its charge for weeks' },
+      { sentence: 'I got over 600 shots on a single charge.', headline: '600 shots per charge' },
+      { sentence: 'Charges quickly and lasts all day.', headline: 'Quick to charge, lasts all day' },
     ],
     negative: [
-      'The battery dies after about an hour.',
-      'Battery life is terrible, I need three spares for a day out.',
-      'It would not hold a charge after two weeks.',
-      'The battery drains even when the {noun} is off.',
-      'Stopped charging after a month.',
+      { sentence: 'The battery dies after about an hour.', headline: 'Dead within an hour' },
+      { sentence: 'Battery life is terrible, I need three spares for a day out.', headline: 'Terrible battery, buy spares' },
+      { sentence: 'It would not hold a charge after two weeks.', headline: 'Stopped holding a charge' },
+      { sentence: 'The battery drains even when the {noun} is off.', headline: 'Battery drains when off' },
+      { sentence: 'Stopped charging after a month.', headline: 'Would not charge after a month' },
     ],
-    positiveHeadlines: ['Great battery life', 'Battery lasts all day', 'Long lasting battery', 'Holds a charge'],
-    negativeHeadlines: ['Battery dies fast', 'Poor battery life', 'Will not hold a charge', 'Battery drains quickly'],
     positiveShort: 'long battery life',
     negativeShort: 'weak battery',
   },
   autofocus: {
     positive: [
-      'The autofocus is fast and accurate.',
-      'Focus locks on instantly, even on moving subjects.',
-      'Autofocus tracks my kids running around without a problem.',
-      'Focusing is quick and quiet.',
+      { sentence: 'The autofocus is fast and accurate.', headline: 'Fast, accurate autofocus' },
+      { sentence: 'Focus locks on instantly, even on moving subjects.', headline: 'Instant focus on moving subjects' },
+      { sentence: 'Autofocus tracks my kids running around without a problem.', headline: 'Keeps up with my kids' },
+      { sentence: 'Focusing is quick and quiet.', headline: 'Quick, quiet focusing' },
     ],
     negative: [
-      'The autofocus hunts constantly and misses the shot.',
-      'Focus is slow and often locks on the background.',
-      'Autofocus is noisy and useless for video.',
-      'It struggles to focus in anything but bright light.',
+      { sentence: 'The autofocus hunts constantly and misses the shot.', headline: 'Autofocus hunts and misses' },
+      { sentence: 'Focus is slow and often locks on the background.', headline: 'Slow focus, locks on the background' },
+      { sentence: 'Autofocus is noisy and useless for video.', headline: 'Noisy autofocus, useless for video' },
+      { sentence: 'It struggles to focus in anything but bright light.', headline: 'Cannot focus in dim light' },
     ],
-    positiveHeadlines: ['Fast, accurate autofocus', 'Autofocus is excellent', 'Quick focus'],
-    negativeHeadlines: ['Autofocus is slow', 'Focus problems', 'Autofocus keeps hunting'],
     positiveShort: 'fast autofocus',
     negativeShort: 'slow autofocus',
   },
   lens: {
     positive: [
-      'The lens is tack sharp wide open.',
-      'Beautiful bokeh from this lens.',
-      'The zoom range is perfect for travel.',
-      'The kit lens is better than I expected.',
-      'Sharp from corner to corner with no distortion.',
+      { sentence: 'The lens is tack sharp wide open.', headline: 'Tack sharp wide open' },
+      { sentence: 'Beautiful bokeh from this lens.', headline: 'Lovely bokeh' },
+      { sentence: 'The zoom range is perfect for travel.', headline: 'Perfect travel zoom' },
+      { sentence: 'The kit lens is better than I expected.', headline: 'Better kit lens than expected' },
+      { sentence: 'Sharp from corner to corner with no distortion.', headline: 'Sharp corners, no distortion' },
     ],
     negative: [
-      'The lens is soft at the edges.',
-      'The zoom ring is stiff and the lens creeps.',
-      'There is a lot of chromatic aberration.',
-      'The kit lens is very limited.',
-      'My copy of the lens was decentered.',
+      { sentence: 'The lens is soft at the edges.', headline: 'Soft edges' },
+      { sentence: 'The zoom ring is stiff and the lens creeps.', headline: 'Stiff zoom ring, lens creep' },
+      { sentence: 'There is a lot of chromatic aberration.', headline: 'Lots of chromatic aberration' },
+      { sentence: 'The kit lens is very limited.', headline: 'Limited kit lens' },
+      { sentence: 'My copy of the lens was decentered.', headline: 'Got a decentered copy' },
     ],
-    positiveHeadlines: ['Sharp lens', 'Great lens for the money', 'Beautiful bokeh', 'Perfect travel zoom'],
-    negativeHeadlines: ['Soft lens', 'Disappointing lens', 'Lens is not sharp', 'Bad copy of the lens'],
     positiveShort: 'sharp lens',
     negativeShort: 'soft lens',
   },
   build: {
     positive: [
-      'The {noun} feels solid and well made.',
-      'Build quality is excellent.',
-      'It survived a drop on the trail without a scratch.',
-      'Sturdy, light and comfortable to carry.',
-      'The materials feel premium.',
+      { sentence: 'The {noun} feels solid and well made.', headline: 'Solid, well made {noun}' },
+      { sentence: 'Build quality is excellent.', headline: 'Excellent build' },
+      { sentence: 'It survived a drop on the trail without a scratch.', headline: 'Survived a drop' },
+      { sentence: 'Sturdy, light and comfortable to carry.', headline: 'Light and sturdy' },
+      { sentence: 'The materials feel premium.', headline: 'Premium materials' },
     ],
     negative: [
-      'The {noun} feels cheap and plasticky.',
-      'It broke after two weeks.',
-      'The strap attachment snapped on the first day.',
-      'The zipper broke the first time I used it.',
-      'Buttons are flimsy and the door will not stay shut.',
+      { sentence: 'The {noun} feels cheap and plasticky.', headline: 'Cheap, plasticky {noun}' },
+      { sentence: 'It broke after two weeks.', headline: 'Broken in two weeks' },
+      { sentence: 'The strap attachment snapped on the first day.', headline: 'Strap snapped on day one' },
+      { sentence: 'The zipper broke the first time I used it.', headline: 'Zipper broke on first use' },
+      { sentence: 'Buttons are flimsy and the door will not stay shut.', headline: 'Flimsy buttons and door' },
     ],
-    positiveHeadlines: ['Solid build quality', 'Well made', 'Built to last', 'Sturdy and well made'],
-    negativeHeadlines: ['Cheaply made', 'Broke after two weeks', 'Flimsy', 'Poor build quality'],
     positiveShort: 'solid build',
     negativeShort: 'flimsy build',
   },
   price: {
     positive: [
-      'Great {noun} for the price.',
-      'Excellent value for the money.',
-      'You can not beat this {noun} at this price.',
-      'Half the price of the name brand and just as good.',
-      'Worth every penny.',
+      { sentence: 'Great {noun} for the price.', headline: 'Great value for a {noun}' },
+      { sentence: 'Excellent value for the money.', headline: 'Great value' },
+      { sentence: 'You can not beat this {noun} at this price.', headline: 'Unbeatable price' },
+      { sentence: 'Half the price of the name brand and just as good.', headline: 'As good as the name brand' },
+      { sentence: 'Worth every penny.', headline: 'Money well spent' },
     ],
     negative: [
-      'Way overpriced for what you get.',
-      'Not worth the money.',
-      'You can get a better {noun} for less.',
-      'Too expensive for this quality.',
+      { sentence: 'Way overpriced for what you get.', headline: 'Overpriced' },
+      { sentence: 'Not worth the money.', headline: 'Waste of money' },
+      { sentence: 'You can get a better {noun} for less.', headline: 'Better {noun}s cost less' },
+      { sentence: 'Too expensive for this quality.', headline: 'Poor quality for the price' },
     ],
-    positiveHeadlines: ['Great value', 'Great {noun} for the price', 'Worth every penny', 'Best bang for the buck'],
-    negativeHeadlines: ['Overpriced', 'Not worth the money', 'Waste of money'],
     positiveShort: 'good value',
     negativeShort: 'overpriced',
   },
   shipping: {
     positive: [
-      'It arrived two days early and well packed.',
-      'Shipping was fast.',
-      'Arrived quickly and exactly as described.',
-      'Came well packaged with everything included.',
+      { sentence: 'It arrived two days early and well packed.', headline: 'Arrived early, well packed' },
+      { sentence: 'Shipping was fast.', headline: 'Fast shipping' },
+      { sentence: 'Arrived quickly and exactly as described.', headline: 'Exactly as described' },
+      { sentence: 'Came well packaged with everything included.', headline: 'Everything included' },
     ],
     negative: [
-      'It arrived late and the box was crushed.',
-      'Shipping took three weeks.',
-      'The package arrived damaged and missing the charger.',
-      'I received a used item with scratches on it.',
+      { sentence: 'It arrived late and the box was crushed.', headline: 'Late, crushed box' },
+      { sentence: 'Shipping took three weeks.', headline: 'Three weeks to arrive' },
+      { sentence: 'The package arrived damaged and missing the charger.', headline: 'Damaged, no charger' },
+      { sentence: 'I received a used item with scratches on it.', headline: 'Sold a used item' },
     ],
-    positiveHeadlines: ['Fast shipping', 'Arrived quickly', 'As described, fast delivery'],
-    negativeHeadlines: ['Arrived damaged', 'Slow shipping', 'Received a used item', 'Missing parts'],
     positiveShort: 'fast shipping',
     negativeShort: 'damaged box',
   },
   tripod: {
     positive: [
-      'The tripod is steady even in wind.',
-      'The legs extend quickly and lock tight.',
-      'The head moves smoothly and holds my camera steady.',
-      'Light enough to hike with and still stable.',
+      { sentence: 'The tripod is steady even in wind.', headline: 'Steady in the wind' },
+      { sentence: 'The legs extend quickly and lock tight.', headline: 'Legs lock tight' },
+      { sentence: 'The head moves smoothly and holds my camera steady.', headline: 'Smooth, steady head' },
+      { sentence: 'Light enough to hike with and still stable.', headline: 'Light, stable hiking tripod' },
     ],
     negative: [
-      'The tripod wobbles with anything heavier than a phone.',
-      'The leg locks slip and the camera slowly sinks.',
-      'The head will not hold my DSLR level.',
-      'The quick release plate is loose.',
+      { sentence: 'The tripod wobbles with anything heavier than a phone.', headline: 'Wobbly tripod' },
+      { sentence: 'The leg locks slip and the camera slowly sinks.', headline: 'Leg locks slip' },
+      { sentence: 'The head will not hold my DSLR level.', headline: 'Head droops under a DSLR' },
+      { sentence: 'The quick release plate is loose.', headline: 'Loose quick release plate' },
     ],
-    positiveHeadlines: ['Stable tripod', 'Sturdy tripod', 'Great tripod for travel', 'Rock solid'],
-    negativeHeadlines: ['Wobbly tripod', 'Not stable', 'Legs slip', 'Flimsy tripod'],
     positiveShort: 'stable tripod',
     negativeShort: 'wobbly tripod',
   },
   memoryCard: {
     positive: [
-      'The card is fast enough for 4K video.',
-      'Write speeds are great for burst shooting.',
-      'The card has been reliable for thousands of shots.',
-      'Transfers to my computer are fast.',
+      { sentence: 'The card is fast enough for 4K video.', headline: 'Fast enough for 4K' },
+      { sentence: 'Write speeds are great for burst shooting.', headline: 'Great for burst shooting' },
+      { sentence: 'The card has been reliable for thousands of shots.', headline: 'Reliable card' },
+      { sentence: 'Transfers to my computer are fast.', headline: 'Fast transfers' },
     ],
     negative: [
-      'The card failed and I lost all my photos.',
-      'The card is too slow for 4K video.',
-      'My camera says the card is corrupted.',
-      'The card stopped being recognized after a week.',
+      { sentence: 'The card failed and I lost all my photos.', headline: 'Lost all my photos' },
+      { sentence: 'The card is too slow for 4K video.', headline: 'Too slow for 4K' },
+      { sentence: 'My camera says the card is corrupted.', headline: 'Corrupted card' },
+      { sentence: 'The card stopped being recognized after a week.', headline: 'Not recognized after a week' },
     ],
-    positiveHeadlines: ['Fast and reliable card', 'Great memory card', 'Fast card for 4K video'],
-    negativeHeadlines: ['Card failed, lost my photos', 'Corrupted card', 'Too slow for 4K'],
     positiveShort: 'fast card',
     negativeShort: 'unreliable card',
   },
@@ -348,6 +339,8 @@ const POSITIVE_CLOSERS = ['Highly recommend.', 'Would buy again.', 'Love it!', '
 const NEGATIVE_CLOSERS = ['Returned it.', 'Save your money.', 'Very disappointed.', 'Do not buy.', 'I want a refund.'];
 const MIXED_CLOSERS = ['It is OK for the price.', 'Good but not great.', 'Decent for a beginner.'];
 const STAR_HEADLINES = ['One Star', 'Two Stars', 'Three Stars', 'Four Stars', 'Five Stars'];
+// Share of reviews headlined with their star rating, as Amazon's prompt "Five Stars" titles some.
+const STAR_HEADLINE_RATE = 0.08;
 const ENTITY_SENTENCES = [
   'The &#34;auto&#34; mode works well for snapshots.',
   'I didn&#39;t expect the &#34;night&#34; setting to be this good.',
@@ -427,7 +420,11 @@ interface ReviewText {
   headline: string;
 }
 
-/** A body whose dominant aspect and sentiment decide the headline. */
+/**
+ * A body whose point, its first sentence about the dominant aspect, decides the headline: that
+ * sentence's own headline, a mixed one for a three-star review with a complaint, or (rarely) the
+ * star headline.
+ */
 function writeReview(random: Random, product: Product, rating: number): ReviewText {
   const noun = NOUN[product.kind];
   const aspects = ASPECTS[product.kind];
@@ -436,9 +433,10 @@ function writeReview(random: Random, product: Product, rating: number): ReviewTe
   const positive = rating >= 3;
   const sentences: string[] = [];
   if (random() < 0.25) sentences.push(pick(random, OPENERS));
-  sentences.push(pick(random, positive ? text.positive : text.negative));
+  const point = pick(random, positive ? text.positive : text.negative);
+  sentences.push(point.sentence);
   // The dominant aspect gets a second sentence half the time, so it stays dominant.
-  if (random() < 0.5) sentences.push(pick(random, positive ? text.positive : text.negative));
+  if (random() < 0.5) sentences.push(pick(random, positive ? text.positive : text.negative).sentence);
   const others = aspects.filter((aspect) => aspect !== dominant);
   const secondary = pick(random, others);
   const extra = Math.floor(random() ** 2 * 4);
@@ -446,15 +444,14 @@ function writeReview(random: Random, product: Product, rating: number): ReviewTe
     const aspect = i === 0 ? secondary : pick(random, others);
     // Three-star reviews praise the dominant aspect and complain about the secondary one.
     const aspectPositive = rating === 3 ? false : rating === 4 && i === extra - 1 ? random() < 0.5 : positive;
-    sentences.push(pick(random, aspectPositive ? ASPECT_TEXT[aspect].positive : ASPECT_TEXT[aspect].negative));
+    sentences.push(pick(random, aspectPositive ? ASPECT_TEXT[aspect].positive : ASPECT_TEXT[aspect].negative).sentence);
   }
   if (random() < 0.4) sentences.push(pick(random, rating >= 4 ? POSITIVE_CLOSERS : rating === 3 ? MIXED_CLOSERS : NEGATIVE_CLOSERS));
 
-  const r = random();
   let headline: string;
-  if (r < 0.2) headline = STAR_HEADLINES[rating - 1];
+  if (random() < STAR_HEADLINE_RATE) headline = STAR_HEADLINES[rating - 1];
   else if (rating === 3 && extra > 0) headline = capitalize(`${text.positiveShort} but ${ASPECT_TEXT[secondary].negativeShort}`);
-  else headline = pick(random, positive ? text.positiveHeadlines : text.negativeHeadlines);
+  else headline = point.headline;
   return { sentences: [...new Set(sentences)].map((s) => fill(s, noun)), headline: fill(headline, noun) };
 }
 

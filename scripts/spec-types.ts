@@ -34,6 +34,7 @@ import {
   EvaluateSpec,
   GenerationSettings,
   PlanSpec,
+  PredictionSpread,
   ReportSpec,
   RougeScores,
   ModelRef,
@@ -67,6 +68,7 @@ const CONTRACTS: Record<string, z.ZodType> = {
   ChampionScore,
   Baselines,
   TrainResult,
+  PredictionSpread,
   EvaluateResult,
   // Unexported in lib/steps and used twice (products, reviews): named here so it is one class.
   SummaryFiles: SummarizeResult.shape.products,

@@ -2,8 +2,9 @@
  * preflight: every check a pipeline can make before it holds a GPU, on a CPU worker, all run
  * together and all reported together, so a person fixes every problem of a config in one go.
  *
- *   input (clean's probe) · model (config loads, memory plan fits) · mlflow (answers, experiment)
- *   · storage (writable, room for the checkpoints) · gpuWorkers (some GPU worker can run it)
+ *   input (clean's probe) · model (config loads, memory plan fits, a zeroShot floor is scored)
+ *   · mlflow (answers, experiment) · storage (writable, room for the checkpoints)
+ *   · gpuWorkers (some GPU worker can run it)
  *
  * A failed check that a retry cannot fix is final; the step fails as its type (or
  * `PreflightFailed` for several types), listing every failed check with its advice.
@@ -17,6 +18,7 @@ import { checkInput } from './input';
 import { checkMlflow } from './mlflow';
 import { checkModel } from './model';
 import { checkStorage } from './storage';
+import { checkZeroShotFloor } from './zero-shot-floor';
 
 type Outcome = { state: 'passed' | 'skipped'; detail: string };
 
@@ -31,7 +33,10 @@ export async function preflight(rawInput: StepInput): Promise<PreflightResult> {
     const plan = planned.then(({ plan }) => plan, () => null);
     const checks = await Promise.all([
       timed('input', async () => passed(await checkInput(config))),
-      timed('model', async () => passed((await planned).detail)),
+      timed('model', async () => {
+        checkZeroShotFloor(config);
+        return passed((await planned).detail);
+      }),
       timed('mlflow', async () => passed(await checkMlflow(config, heartbeat))),
       timed('storage', async () => passed(await checkStorage(config, plan))),
       timed('gpuWorkers', () => checkGpuWorkers(config)),

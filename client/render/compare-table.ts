@@ -30,6 +30,7 @@ export function rowCells(row: ComparisonRow): Record<string, string> {
     [`lead-N`]: `${row.baselines.lead.rougeL.toFixed(4)} (N=${row.baselines.lead.words})`,
     common: row.baselines.common.rougeL.toFixed(4),
     'zero-shot': zeroShot.rougeL === null ? `skipped: ${zeroShot.skipped ?? 'not scored'}` : zeroShot.rougeL.toFixed(4),
+    strongest: `${row.baselines.best.name} ${row.baselines.best.rougeL.toFixed(4)}`,
     gate: row.gate.decision,
   };
 }
@@ -47,7 +48,7 @@ export function compareText(comparison: Comparison): string {
   if (comparison.rows.length === 0) return 'no pipeline to compare';
   const cells = comparison.rows.map(rowCells);
   const main = ['model', 'size', 'tuning time', 'estimated cost', 'latency p50 / p95', 'ROUGE-L', 'gate'];
-  const baselines = ['model', 'ROUGE-L', 'lead-N', 'common', 'zero-shot'];
+  const baselines = ['model', 'ROUGE-L', 'lead-N', 'common', 'zero-shot', 'strongest'];
   const rowsOf = (keys: string[]) => cells.map((c) => keys.map((k) => c[k]));
   return [
     columns(main, rowsOf(main)),

@@ -1,4 +1,5 @@
 /** A pipeline as tables: its steps (`tuneflow status`) and, once it completed, its result (`run --wait`). */
+import { describeBaseline } from '../../lib/gate';
 import { PIPELINE_STEPS, type PipelineResult } from '../../lib/pipeline';
 import { workflowUrl } from '../../lib/temporal-settings';
 import type { PipelineStatus } from '../status/pipeline';
@@ -33,7 +34,10 @@ export function finalTable(result: PipelineResult, mlflow: MlflowLinks): string 
         .map((v) => v.toFixed(4))
         .join(' / '),
     ],
+    ['summaries written', spreadLine(evaluation.predictions)],
     ['ROUGE-L of the baselines', baselinesLine(evaluation.baselines)],
+    ['  strongest', `${describeBaseline(evaluation.baselines, evaluation.baselines.best.name)}: ${evaluation.baselines.best.rougeL.toFixed(4)}`],
+    ['  lead-N', leadChoiceLine(evaluation.baselines.lead)],
     ['model version', `${registered.modelName} v${registered.version}`],
     ['champion gate', `${registered.gate.decision} (decided by ${registered.gate.decidedBy})`],
     [
@@ -59,7 +63,8 @@ function trainingEndRows(train: PipelineResult['train']): [string, string][] {
   const rows: [string, string][] = [];
   if (train.evaluations?.best) {
     const { best, done, samples } = train.evaluations;
-    rows.push(['  best checkpoint', `step ${best.step}, validation ROUGE-L ${best.rougeL.toFixed(4)} (${done} evaluations on ${samples} rows): the registered model`]);
+    const stdErr = best.rougeLStdErr === null ? '' : ` ± ${best.rougeLStdErr.toFixed(4)}`;
+    rows.push(['  best checkpoint', `step ${best.step}, validation ROUGE-L ${best.rougeL.toFixed(4)}${stdErr} (${done} evaluations on ${samples} rows): the registered model`]);
   }
   const stopping = train.earlyStopping;
   if (stopping) {
@@ -68,6 +73,13 @@ function trainingEndRows(train: PipelineResult['train']): [string, string][] {
       stopping.stopped
         ? `stopped at step ${stopping.step} of ${stopping.configuredSteps}: ${stopping.stepsSaved} steps and ${stopping.gpuHoursSaved.toFixed(2)} GPU-hours saved`
         : `ran all ${stopping.configuredSteps} steps`,
+    ]);
+    const { basis } = stopping;
+    rows.push([
+      '    based on',
+      `validation loss (best ${basis.bestLoss ? `${basis.bestLoss.value.toFixed(4)} at step ${basis.bestLoss.step}` : 'none'}; ` +
+        `patience ${basis.patience}, minDelta ${(basis.minDelta * 100).toFixed(1)}%, no stop before step ${basis.warmupSteps}), ` +
+        'with a new best ROUGE-L also counting as progress',
     ]);
     rows.push(['    why', stopping.reason]);
   }
@@ -83,6 +95,20 @@ function baselinesLine(baselines: PipelineResult['evaluation']['baselines']): st
     `lead-${baselines.lead.words} ${baselines.lead.rouge.rougeL.toFixed(4)} / ` +
     `most common headline ${baselines.common.rouge.rougeL.toFixed(4)} / zero-shot ${zeroShot}`
   );
+}
+
+/** How varied the model's summaries are; said plainly when most are one string. */
+function spreadLine(spread: PipelineResult['evaluation']['predictions']): string {
+  const percent = (share: number) => `${Math.round(share * 100)}%`;
+  return spread.degenerate
+    ? `${spread.degenerate}: most summaries are one string (${percent(spread.distinctShare)} distinct)`
+    : `${percent(spread.distinctShare)} distinct; the most common, ${JSON.stringify(spread.mostCommon)}, for ${percent(spread.mostCommonShare)} of reviews`;
+}
+
+/** How lead-N's N was chosen on the training split. */
+function leadChoiceLine(lead: PipelineResult['evaluation']['baselines']['lead']): string {
+  const { trainRows, maxWords, trainRougeL } = lead.chosenOn;
+  return `N=${lead.words}, the best of 1..${maxWords} on ${trainRows} training rows (ROUGE-L ${trainRougeL.toFixed(4)} there)`;
 }
 
 /** The DAG, one step a line: state, attempts, duration, and what the running step is doing. */

@@ -36,16 +36,27 @@ export type RougeScores = z.infer<typeof RougeScores>;
 export const ChampionScore = z.object({ version: z.string().min(1), rouge: RougeScores });
 export type ChampionScore = z.infer<typeof ChampionScore>;
 
+/** The baselines `best` chooses among; register.mustBeat names one of them, or `best`. */
+export const BaselineName = z.enum(['lead', 'common', 'zeroShot']);
+export type BaselineName = z.infer<typeof BaselineName>;
+
 /**
  * What the model must be better than, scored by evaluate on the same rows with the same scorer
  * (python/tuneflow_ml/baselines.py); register's quality floor (register.mustBeat) reads them.
  */
 export const Baselines = z.object({
-  /** The first `words` words of each review; `words` is the mean training headline length. */
-  lead: z.object({ words: z.number().int().positive(), rouge: RougeScores }),
-  /** The most common training headline, given for every review. */
+  /** The first `words` words of each review: the N whose lead-N scored best against the training headlines. */
+  lead: z.object({
+    words: z.number().int().positive(),
+    rouge: RougeScores,
+    /** How N was chosen: every N from 1 to `maxWords`, on `trainRows` training rows (a seeded sample), where lead-N scored `trainRougeL`. */
+    chosenOn: z.object({ trainRows: count, maxWords: z.number().int().positive(), trainRougeL: z.number() }),
+  }),
+  /** The most common training headline (counted case-folded, in its most frequent spelling), given for every review. */
   common: z.object({ headline: z.string(), rouge: RougeScores }),
   /** model.nameOrPath without fine-tuning; `rouge` null and `skipped` the reason when not scored. */
   zeroShot: z.object({ model: z.string(), rouge: RougeScores.nullable(), skipped: z.string().nullable() }),
+  /** The strongest scored baseline by ROUGE-L (zero-shot only when scored): register.mustBeat `best`'s floor. */
+  best: z.object({ name: BaselineName, rougeL: z.number() }),
 });
 export type Baselines = z.infer<typeof Baselines>;

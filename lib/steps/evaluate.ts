@@ -21,9 +21,25 @@ export const EvaluateSpec = EvaluateInput.extend({
 });
 export type EvaluateSpec = z.infer<typeof EvaluateSpec>;
 
+const share = z.number().min(0).max(1);
+
+/** How varied the model's summaries are (python/tuneflow_ml/prediction_spread.py): a model that learned one answer writes it for most reviews. */
+export const PredictionSpread = z.object({
+  /** Distinct summaries / rows scored. */
+  distinctShare: share,
+  /** The summary written most often, exactly as written. */
+  mostCommon: z.string(),
+  /** Rows whose summary is `mostCommon` / rows scored. */
+  mostCommonShare: share,
+  /** Said plainly when more than half the summaries are one string ("the model writes 'Five Stars' for 81% of reviews"); else null. */
+  degenerate: z.string().nullable(),
+});
+export type PredictionSpread = z.infer<typeof PredictionSpread>;
+
 export const EvaluateResult = z.object({
   rouge: RougeScores,
   numExamples: count,
+  predictions: PredictionSpread,
   /** Parquet of text, reference and generated summary for each scored example. */
   samplesPath: path,
   /** The champion's scores on the same rows; null without a champion. */

@@ -2,7 +2,7 @@
  * Inputs and results of the pipeline's steps, one file per step (each names the module that reads
  * its spec and writes its result). Importers use this folder, not the files.
  */
-export { Baselines, ChampionRef, ChampionScore, RougeScores, StepInput } from './common';
+export { BaselineName, Baselines, ChampionRef, ChampionScore, RougeScores, StepInput } from './common';
 export * from './clean';
 export * from './evaluate';
 export * from './preflight';

@@ -52,8 +52,11 @@ export const TrainResult = z.object({
       samples: count,
       /** Time the evaluations took, as the Trainer's history logged it. */
       seconds: z.number().nonnegative(),
-      /** The checkpoint with the best validation ROUGE-L: the saved model (modelDir) is its weights. */
-      best: z.object({ step: count, rougeL: z.number(), checkpoint: path }).nullable(),
+      /**
+       * The checkpoint with the best validation ROUGE-L: the saved model (modelDir) is its weights.
+       * rougeLStdErr: that ROUGE-L's standard error over the rows scored (null in a history without it).
+       */
+      best: z.object({ step: count, rougeL: z.number(), rougeLStdErr: z.number().nullable(), checkpoint: path }).nullable(),
     })
     .nullable(),
   /** What train.earlyStopping did; null without it. */
@@ -69,6 +72,18 @@ export const TrainResult = z.object({
       gpuHoursSaved: z.number().nonnegative(),
       /** Why and when it stopped, or why it ran every step. */
       reason: z.string(),
+      /** What the decision rested on: the signal, the settings in force, the best validation loss. */
+      basis: z.object({
+        signal: z.literal('validationLoss'),
+        patience: count,
+        /** The smallest fall of the validation loss, as a fraction of its best, that counts as progress. */
+        minDelta: z.number(),
+        /** No stop before this step: train.earlyStopping.minSteps, or one epoch and at least a fifth of the steps. */
+        warmupSteps: count,
+        bestLoss: z.object({ step: count, value: z.number() }).nullable(),
+        /** Validation rows each evaluation scored. */
+        rowsScored: count,
+      }),
     })
     .nullable(),
 });

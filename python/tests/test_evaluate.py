@@ -11,6 +11,7 @@ from rouge_score import rouge_scorer
 
 from conftest import StepRun, run_step
 from tuneflow_ml.evaluate import one_sentence_per_line, rouge
+from tuneflow_ml.prediction_spread import prediction_spread
 from tuneflow_ml.generation import generate, load_model
 
 
@@ -63,12 +64,16 @@ def test_evaluate_step(evaluated, dataset, mlflow_uri):
     assert all(isinstance(p, str) for p in samples["prediction"])
     assert rouge(samples["prediction"], samples["reference"]) == pytest.approx(result["rouge"])
     with open(os.path.join(spec["outputDir"], "rouge.json")) as f:
-        assert json.load(f) == result["rouge"] | {"numExamples": 16, "baselines": result["baselines"]}
+        assert json.load(f) == result["rouge"] | {"numExamples": 16, "predictions": result["predictions"], "baselines": result["baselines"]}
+    # How varied the summaries are, from the very predictions scored.
+    assert result["predictions"] == prediction_spread(samples["prediction"])
 
     progress = run.of_kind("progress")
     assert {p["unit"] for p in progress} == {"examples"} and progress[-1]["step"] == progress[-1]["totalSteps"] == 16
     metrics = mlflow.MlflowClient(mlflow_uri).get_run(spec["mlflowRunId"]).data.metrics
     assert metrics["eval_rougeL"] == pytest.approx(result["rouge"]["rougeL"]) and metrics["eval_examples"] == 16
+    assert metrics["eval_distinct_share"] == pytest.approx(result["predictions"]["distinctShare"])
+    assert metrics["eval_most_common_share"] == pytest.approx(result["predictions"]["mostCommonShare"])
 
 
 def mean_f1(scorer, predictions: list[str], references: list[str], key: str) -> float:
@@ -76,26 +81,32 @@ def mean_f1(scorer, predictions: list[str], references: list[str], key: str) -> 
 
 
 def test_baselines_are_scored_on_the_models_rows(evaluated, dataset, mlflow_uri):
-    """lead-N and the most common headline, recomputed here from the split files with
-    rouge_score itself, on the rows the model was scored on (samples.parquet); the tiny base
-    model's zero-shot is skipped, saying why."""
+    """lead-N (N the best on the training split) and the most common headline (counted
+    case-folded), recomputed here from the split files with rouge_score itself, on the rows the
+    model was scored on (samples.parquet); the tiny base model's zero-shot is skipped, saying why."""
     spec, run = evaluated
     result = run.result()
     samples = pq.read_table(result["samplesPath"]).to_pydict()
-    train_headlines = pq.read_table(dataset["train"]).column("summary").to_pylist()
+    train = pq.read_table(dataset["train"]).to_pydict()
+    train_headlines = train["summary"]
     validation = pq.read_table(dataset["validation"]).to_pydict()
     rows = validation["text"][: result["numExamples"]]
     assert samples["text"] == rows and samples["reference"] == validation["summary"][: len(rows)]
 
-    words = int(sum(len(h.split()) for h in train_headlines) / len(train_headlines) + 0.5)
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    # Every training row (180, under the sample cap), every N from 1 to 40.
+    on_train = {
+        n: mean_f1(scorer, [" ".join(t.split()[:n]) for t in train["text"]], train_headlines, "rougeL") for n in range(1, 41)
+    }
+    words = max(on_train, key=lambda n: (on_train[n], -n))
     counts: dict[str, int] = {}
     for headline in train_headlines:
-        counts[headline] = counts.get(headline, 0) + 1
-    common = max(counts, key=lambda h: (counts[h], -train_headlines.index(h)))
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+        counts[headline.casefold()] = counts.get(headline.casefold(), 0) + 1
+    common = next(h for h in train_headlines if counts[h.casefold()] == max(counts.values()))
     lead = [" ".join(text.split()[:words]) for text in rows]
     baselines = result["baselines"]
     assert baselines["lead"]["words"] == words and baselines["common"]["headline"] == common
+    assert baselines["lead"]["chosenOn"] == {"trainRows": 180, "maxWords": 40, "trainRougeL": pytest.approx(on_train[words])}
     for key in ("rouge1", "rouge2", "rougeL"):
         assert baselines["lead"]["rouge"][key] == pytest.approx(mean_f1(scorer, lead, samples["reference"], key))
         assert baselines["common"]["rouge"][key] == pytest.approx(mean_f1(scorer, [common] * len(rows), samples["reference"], key))
@@ -103,9 +114,12 @@ def test_baselines_are_scored_on_the_models_rows(evaluated, dataset, mlflow_uri)
 
     assert baselines["zeroShot"]["rouge"] is None and "random weights" in baselines["zeroShot"]["skipped"]
     assert "zero_shot_prediction" not in samples
+    strongest = max(("lead", "common"), key=lambda name: baselines[name]["rouge"]["rougeL"])
+    assert baselines["best"] == {"name": strongest, "rougeL": baselines[strongest]["rouge"]["rougeL"]}
     logged = mlflow.MlflowClient(mlflow_uri).get_run(spec["mlflowRunId"]).data
     assert logged.metrics["baseline_lead_rougeL"] == pytest.approx(baselines["lead"]["rouge"]["rougeL"])
     assert logged.metrics["baseline_common_rouge1"] == pytest.approx(baselines["common"]["rouge"]["rouge1"])
+    assert logged.metrics["baseline_best_rougeL"] == pytest.approx(baselines["best"]["rougeL"])
     assert logged.tags["tuneflow.zero_shot_skipped"] == baselines["zeroShot"]["skipped"]
 
 

@@ -8,16 +8,21 @@ from mlflow import MlflowClient
 from transformers import T5Config, T5ForConditionalGeneration
 
 from conftest import default_config, new_run, run_step
-from tuneflow_ml.report import loss_curve, table_cells
+from tuneflow_ml.report import loss_curve, predictions_text, table_cells
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ROUGE = {"rouge1": 0.42, "rouge2": 0.21, "rougeL": 0.40, "rougeLsum": 0.40}
 CHAMPION_ROUGE = {"rouge1": 0.38, "rouge2": 0.19, "rougeL": 0.35, "rougeLsum": 0.36}
 BASELINES = {
-    "lead": {"words": 4, "rouge": {"rouge1": 0.2, "rouge2": 0.1, "rougeL": 0.18, "rougeLsum": 0.18}},
+    "lead": {"words": 4, "rouge": {"rouge1": 0.2, "rouge2": 0.1, "rougeL": 0.18, "rougeLsum": 0.18},
+             "chosenOn": {"trainRows": 1000, "maxWords": 40, "trainRougeL": 0.19}},
     "common": {"headline": "Great camera", "rouge": {"rouge1": 0.15, "rouge2": 0.05, "rougeL": 0.14, "rougeLsum": 0.14}},
     "zeroShot": {"model": "tiny-t5", "rouge": None, "skipped": "tiny-t5 has random weights"},
+    "best": {"name": "lead", "rougeL": 0.18},
 }
+# Most summaries one string: the report says so first.
+DEGENERATE = {"distinctShare": 0.1, "mostCommon": "Five Stars", "mostCommonShare": 0.81,
+              "degenerate": "the model writes 'Five Stars' for 81% of reviews"}
 
 
 def fake_pipeline(tmp_path, mlflow_uri) -> tuple[dict, int]:
@@ -63,10 +68,12 @@ def fake_pipeline(tmp_path, mlflow_uri) -> tuple[dict, int]:
         "train": {"modelDir": str(model_dir), "mlflowRunId": run_id, "modelUri": "models:/m-1", "globalStep": 15,
                   "trainLoss": 1.1, "device": "NVIDIA H200", "bf16": True, "resumedFrom": None, "metricsNotLogged": 0, "checkpointUploads": None,
                   "evaluations": {"done": 3, "samples": 200, "seconds": 42.0,
-                                  "best": {"step": 5, "rougeL": 0.31, "checkpoint": str(tmp_path / "checkpoint-5")}},
+                                  "best": {"step": 5, "rougeL": 0.31, "rougeLStdErr": 0.02, "checkpoint": str(tmp_path / "checkpoint-5")}},
                   "earlyStopping": {"stopped": True, "step": 15, "configuredSteps": 40, "stepsSaved": 25, "gpuHoursSaved": 1.5,
-                                    "reason": "validation ROUGE-L did not beat ... : stopped at step 15 of 40"}},
-        "evaluation": {"rouge": ROUGE, "numExamples": 3, "samplesPath": samples_path,
+                                    "reason": "validation loss did not fall ... : stopped at step 15 of 40",
+                                    "basis": {"signal": "validationLoss", "patience": 2, "minDelta": 0.005, "warmupSteps": 8,
+                                              "bestLoss": {"step": 10, "value": 2.0}, "rowsScored": 200}}},
+        "evaluation": {"rouge": ROUGE, "numExamples": 3, "predictions": DEGENERATE, "samplesPath": samples_path,
                        "champion": {"version": "3", "rouge": CHAMPION_ROUGE}, "baselines": BASELINES},
         "summaries": {"products": {"parquet": products, "csv": products + ".csv", "rows": 2}, "reviews": None,
                       "summariesPerSec": 4.5, "latencyMs": {"p50": 120.0, "p95": 180.0, "samples": 16},
@@ -118,9 +125,14 @@ def test_report_writes_plots_table_and_samples_and_logs_them(tmp_path, mlflow_ur
     assert "<td>lead-4 (first words)</td><td>0.2000</td><td>0.1000</td><td>0.1800</td>" in page
     assert "<td>most common headline</td><td>0.1500</td>" in page
     assert "not scored: tiny-t5 has random weights" in page
+    assert "N = 4, the best of 1..40 against the headlines of 1000 training rows (ROUGE-L 0.1900 there)" in page
+    assert "The strongest is lead-4, ROUGE-L 0.1800." in page
+    # One answer for most reviews is said plainly, in bold.
+    assert "<p><strong>Most summaries are one string: the model writes &#x27;Five Stars&#x27; for 81% of reviews (10% distinct).</strong></p>" in page
     # The seed's table gains the no-fine-tuning row; training says how it ended.
     assert "<td>tiny-t5, no fine-tuning</td>" in page and "<th>ROUGE-L</th>" in page
-    assert "The model is the best checkpoint: step 5, validation ROUGE-L 0.3100." in page
+    assert "The model is the best checkpoint: step 5, validation ROUGE-L 0.3100 ± 0.0200 (standard error over the rows)." in page
+    assert "Early stopping decides on the validation loss (patience 2, minDelta 0.5%, no stop before step 8)" in page
     assert "25 of 40 configured steps saved, 1.50 GPU-hours ($3.75)" in page
 
     logged = {a.path for a in MlflowClient(mlflow_uri).list_artifacts(spec["mlflowRunId"], "report")}
@@ -130,6 +142,11 @@ def test_report_writes_plots_table_and_samples_and_logs_them(tmp_path, mlflow_ur
 def test_loss_curve_keeps_the_latest_value_of_a_step_logged_twice(tmp_path, mlflow_uri):
     spec, _ = fake_pipeline(tmp_path, mlflow_uri)
     assert loss_curve(MlflowClient(mlflow_uri), spec["mlflowRunId"]) == [(5, 2.0), (10, 1.4), (15, 1.1)]
+
+
+def test_varied_summaries_are_described_without_alarm():
+    varied = {"distinctShare": 0.84, "mostCommon": "Sharp lens", "mostCommonShare": 0.03, "degenerate": None}
+    assert predictions_text(varied) == "84% of the summaries are distinct; the most common, \u201cSharp lens\u201d, is written for 3% of reviews."
 
 
 def test_a_cpu_run_costs_no_gpu_hours_and_missing_latency_is_said():

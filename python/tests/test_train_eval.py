@@ -20,29 +20,17 @@ from safetensors.torch import load_file
 from conftest import StepRun, new_run, run_step, small_config, train_spec
 from tuneflow_ml.generation import generate, load_model
 from tuneflow_ml.pyfunc_model import download_model_dir
+from tuneflow_ml.train_eval import Plateau, replay
 
-PATIENCE, EVERY = 3, 2
-
-
-def stop_step(history: list[tuple[int, float]], patience: int, min_delta: float) -> int | None:
-    """The rule, as the issue states it: stop once ROUGE-L has gone `patience` evaluations in a
-    row without beating the best so far by more than min_delta."""
-    best, misses = None, 0
-    for step, value in history:
-        misses = 0 if best is None or value - best > min_delta else misses + 1
-        best = value if best is None else max(best, value)
-        if misses >= patience:
-            return step
-    return None
+PATIENCE, EVERY, MIN_STEPS = 3, 2, 4
 
 
-def misses(history: list[tuple[int, float]], min_delta: float = 0.0) -> int:
-    """Evaluations in a row, at the end of `history`, that did not beat the best before them."""
-    best, count = None, 0
-    for _, value in history:
-        count = 0 if best is None or value - best > min_delta else count + 1
-        best = value if best is None else max(best, value)
-    return count
+def rule_after(curve: list[tuple[int, float, float]], warmup: int = MIN_STEPS) -> Plateau:
+    """The stopping rule having taken every evaluation of a recorded (step, loss, ROUGE-L) curve."""
+    rule = Plateau(PATIENCE, 0.0, warmup)
+    for point in curve:
+        rule.update(*point)
+    return rule
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +57,7 @@ def resumed(dataset, tiny_model, mlflow_uri, tmp_path_factory) -> tuple[dict, St
         "evalEverySteps": EVERY,
         "evalSamples": 20,
         "learningRate": 3e-4,  # the fall from the untrained model's outputs takes a few evaluations
-        "earlyStopping": {"patience": PATIENCE, "minDelta": 0.0},
+        "earlyStopping": {"patience": PATIENCE, "minDelta": 0.0, "minSteps": MIN_STEPS},
     }
     spec = train_spec("train-eval", config, dataset | {"validation": str(own_path)}, workdir / "out", new_run(mlflow_uri))
     killed = run_step("train", spec, workdir / "a", stop_when=lambda e: e["event"] == "checkpoint" and misses_in(e["path"]) > 0)
@@ -83,9 +71,13 @@ def trainer_state(checkpoint: str) -> dict:
     return json.loads((Path(checkpoint) / "trainer_state.json").read_text())
 
 
+def stopper_state(checkpoint: str) -> dict:
+    """PlateauStopping's attributes as the checkpoint's trainer_state.json holds them."""
+    return trainer_state(checkpoint)["stateful_callbacks"]["PlateauStopping"]["attributes"]
+
+
 def misses_in(checkpoint: str) -> int:
-    """EarlyStoppingCallback's count as the checkpoint's trainer_state.json holds it."""
-    return trainer_state(checkpoint)["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"]
+    return stopper_state(checkpoint)["misses"]
 
 
 def val_history(mlflow_uri: str, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -96,15 +88,21 @@ def val_history(mlflow_uri: str, run_id: str, key: str) -> list[tuple[int, float
     return sorted(latest.items())
 
 
+def recorded_curve(mlflow_uri: str, run_id: str) -> list[tuple[int, float, float]]:
+    """(step, validation loss, validation ROUGE-L) of every evaluation the run logged."""
+    losses = dict(val_history(mlflow_uri, run_id, "val_loss"))
+    return [(step, losses[step], rouge_l) for step, rouge_l in val_history(mlflow_uri, run_id, "val_rougeL")]
+
+
 def test_early_stopping_stops_at_the_step_its_rule_implies(resumed, mlflow_uri):
     spec, _, _, finished = resumed
     result = finished.result()
     history = val_history(mlflow_uri, spec["mlflowRunId"], "val_rougeL")
     assert [step for step, _ in history] == list(range(EVERY, result["globalStep"] + 1, EVERY))
-    for key in ("val_rouge1", "val_rouge2", "val_loss"):
+    for key in ("val_rouge1", "val_rouge2", "val_rougeL_stderr", "val_loss"):
         assert [step for step, _ in val_history(mlflow_uri, spec["mlflowRunId"], key)] == [s for s, _ in history]
 
-    expected = stop_step(history, PATIENCE, 0.0)
+    expected = replay(recorded_curve(mlflow_uri, spec["mlflowRunId"]), PATIENCE, 0.0, MIN_STEPS)
     assert expected is not None and result["globalStep"] == expected
     stopping = result["earlyStopping"]
     assert stopping["stopped"] is True and stopping["step"] == expected
@@ -112,6 +110,12 @@ def test_early_stopping_stops_at_the_step_its_rule_implies(resumed, mlflow_uri):
     assert stopping["stepsSaved"] == 15 * 23 - expected
     assert stopping["gpuHoursSaved"] == 0.0  # trained on the CPU
     assert f"stopped at step {expected} of 345" in stopping["reason"]
+    losses = val_history(mlflow_uri, spec["mlflowRunId"], "val_loss")
+    best_loss_step, best_loss = min(losses, key=lambda point: (point[1], point[0]))
+    assert stopping["basis"] == {
+        "signal": "validationLoss", "patience": PATIENCE, "minDelta": 0.0, "warmupSteps": MIN_STEPS,
+        "bestLoss": {"step": best_loss_step, "value": pytest.approx(best_loss)}, "rowsScored": 20,
+    }  # fmt: skip
     run = mlflow.MlflowClient(mlflow_uri).get_run(spec["mlflowRunId"])
     assert run.data.tags["tuneflow.early_stopping"] == stopping["reason"]
     assert run.data.metrics["steps_saved"] == stopping["stepsSaved"]
@@ -144,15 +148,21 @@ def test_the_best_checkpoint_is_the_model_even_when_a_later_one_is_worse(resumed
 
 
 def test_a_retried_attempt_continues_the_early_stopping_count(resumed, mlflow_uri):
-    """The checkpoint the retry resumed from holds the best so far and the count of evaluations
-    without improvement; the retry stopped after the evaluations that count still lacked, fewer
-    than a fresh count would need."""
+    """The checkpoint the retry resumed from holds the rule's state at that step (best loss, best
+    ROUGE-L, evaluations without progress), and the retry stopped where the rule stops on the
+    whole curve."""
     spec, killed, state, finished = resumed
     kill_at = killed.of_kind("checkpoint")[-1]["step"]
     history = val_history(mlflow_uri, spec["mlflowRunId"], "val_rougeL")
     before = [(step, value) for step, value in history if step <= kill_at]
-    counter = state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"]
-    assert counter == misses(before) and counter >= 1
+    full = recorded_curve(mlflow_uri, spec["mlflowRunId"])
+    at_kill = rule_after([point for point in full if point[0] <= kill_at])
+    restored = state["stateful_callbacks"]["PlateauStopping"]["attributes"]
+    assert restored == {
+        "best_loss": pytest.approx(at_kill.best_loss), "best_loss_step": at_kill.best_loss_step,
+        "best_rouge": pytest.approx(at_kill.best_rouge), "misses": at_kill.misses,
+    }  # fmt: skip
+    assert restored["misses"] >= 1
     assert state["best_global_step"] == max(before, key=lambda point: (point[1], -point[0]))[0]
 
     def evaluated_steps(run: StepRun) -> list[int]:
@@ -161,4 +171,5 @@ def test_a_retried_attempt_continues_the_early_stopping_count(resumed, mlflow_ur
     assert evaluated_steps(killed) == [step for step, _ in before]
     after = evaluated_steps(finished)
     assert after == list(range(kill_at + EVERY, finished.result()["globalStep"] + 1, EVERY))
-    assert len(after) == PATIENCE - counter < PATIENCE
+    # The retry stopped where the rule stops on the whole curve, its count carried across the kill.
+    assert finished.result()["globalStep"] == replay(full, PATIENCE, 0.0, MIN_STEPS)

@@ -27,7 +27,7 @@ from .evaluate import ROUGE_KEYS
 from .model_size import count_parameters
 from .report_plots import plot_loss, plot_rouge, plot_rouge_curve, plot_throughput, rouge_bars
 from .spec import load_spec
-from .spec_types import ReportSpec
+from .spec_types import EvaluateResult, PredictionSpread, ReportSpec
 
 ARTIFACT_PATH = "report"
 HTML_NAME = "report.html"
@@ -140,8 +140,14 @@ def training_text(train: dict, price: float) -> str:
         f"({human_duration(evaluations['seconds'])} in all)."
     ]
     if best is not None:
-        parts.append(f"The model is the best checkpoint: step {best['step']}, validation ROUGE-L {best['rougeL']:.4f}.")
+        stderr = f" ± {best['rougeLStdErr']:.4f} (standard error over the rows)" if best["rougeLStdErr"] is not None else ""
+        parts.append(f"The model is the best checkpoint: step {best['step']}, validation ROUGE-L {best['rougeL']:.4f}{stderr}.")
     if stopping is not None:
+        basis = stopping["basis"]
+        parts.append(
+            f"Early stopping decides on the validation loss (patience {basis['patience']}, minDelta {basis['minDelta']:.1%}, "
+            f"no stop before step {basis['warmupSteps']}), a new best ROUGE-L also counting as progress."
+        )
         if stopping["stopped"]:
             parts.append(
                 f"Early stopping: {stopping['reason']}; {stopping['stepsSaved']} of {stopping['configuredSteps']} configured "
@@ -161,6 +167,30 @@ def rouge_rows(evaluation: dict) -> list[list[str]]:
     if zero_shot["rouge"] is None:
         rows.append(["base model zero-shot", f"not scored: {zero_shot['skipped']}", "", "", ""])
     return rows
+
+
+def baselines_text(evaluation: EvaluateResult) -> str:
+    """What each baseline answers, how lead-N's N was chosen, and which is strongest."""
+    baselines = evaluation["baselines"]
+    lead, chosen, best = baselines["lead"], baselines["lead"]["chosenOn"], baselines["best"]
+    names = {"lead": f"lead-{lead['words']}", "common": "the most common headline", "zeroShot": "the base model zero-shot"}
+    return (
+        f"Baselines on the same {evaluation['numExamples']} rows with the same scorer: lead-N is the review's first N "
+        f"words, N = {lead['words']}, the best of 1..{chosen['maxWords']} against the headlines of {chosen['trainRows']} "
+        f"training rows (ROUGE-L {chosen['trainRougeL']:.4f} there); the most common training headline (counted "
+        f"case-folded) is \u201c{baselines['common']['headline']}\u201d; zero-shot is {baselines['zeroShot']['model']} "
+        f"without fine-tuning. The strongest is {names[best['name']]}, ROUGE-L {best['rougeL']:.4f}."
+    )
+
+
+def predictions_text(spread: PredictionSpread) -> str:
+    """How varied the model's summaries are, said plainly when most are one string."""
+    if spread["degenerate"] is not None:
+        return f"Most summaries are one string: {spread['degenerate']} ({spread['distinctShare']:.0%} distinct)."
+    return (
+        f"{spread['distinctShare']:.0%} of the summaries are distinct; the most common, "
+        f"\u201c{spread['mostCommon']}\u201d, is written for {spread['mostCommonShare']:.0%} of reviews."
+    )
 
 
 def html_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -202,6 +232,10 @@ def render_html(spec: ReportSpec, table: dict, plots: dict[str, str], samples: t
         1,
     )
     curve = figure(plots["curve"], "validation ROUGE per evaluation during training, with the stopping point") if "curve" in plots else ""
+    spread = spec["evaluation"]["predictions"]
+    # A model that writes one answer for most reviews is the first thing a reader should see.
+    spread_text = html.escape(predictions_text(spread))
+    spread_paragraph = f"<p><strong>{spread_text}</strong></p>" if spread["degenerate"] is not None else f"<p>{spread_text}</p>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>tuneflow report {html.escape(spec['pipelineId'])}</title>
 <style>{STYLE}</style></head><body>
@@ -209,15 +243,13 @@ def render_html(spec: ReportSpec, table: dict, plots: dict[str, str], samples: t
 <p>{html.escape(config['model']['nameOrPath'])} fine-tuned for {spec['train']['globalStep']} steps on
 {html.escape(spec['train']['device'])}, registered as {html.escape(table['model'])}.
 ROUGE-L {rouge['rougeL']:.4f} on {spec['evaluation']['numExamples']} validation rows ({html.escape(versus)}).</p>
+{spread_paragraph}
 <p>{html.escape(training_text(spec['train'], price))}</p>
 <h2>Summary</h2>
 {seed_table}
 <h2>Against the baselines</h2>
 {html_table(["Model or baseline", *ROUGE_KEYS], rouge_rows(spec["evaluation"]))}
-<p>Baselines on the same {spec['evaluation']['numExamples']} rows with the same scorer: lead-N is the first N words of
-the review (N = the mean training headline length), the most common training headline is
-&ldquo;{html.escape(spec['evaluation']['baselines']['common']['headline'])}&rdquo;, zero-shot is
-{html.escape(spec['evaluation']['baselines']['zeroShot']['model'])} without fine-tuning.</p>
+<p>{html.escape(baselines_text(spec["evaluation"]))}</p>
 <h2>Plots</h2>
 {curve}
 {figure(plots['loss'], 'training loss per step')}
@@ -240,7 +272,7 @@ def main() -> dict:
     plot_loss(loss_curve(client, run_id), plots["loss"])
     if spec["train"]["evaluations"] is not None:
         plots["curve"] = os.path.join(output_dir, CURVE_PNG)
-        curves = {key: metric_curve(client, run_id, f"val_{key}") for key in ("rouge1", "rouge2", "rougeL")}
+        curves = {key: metric_curve(client, run_id, f"val_{key}") for key in ("rouge1", "rouge2", "rougeL", "loss")}
         plot_rouge_curve(curves, spec["train"]["evaluations"], spec["train"]["earlyStopping"],
                          spec["evaluation"]["baselines"], plots["curve"])  # fmt: skip
     plot_rouge(spec["evaluation"]["rouge"], spec["evaluation"]["champion"], spec["evaluation"]["baselines"], plots["rouge"])

@@ -78,8 +78,19 @@ def plot_rouge_curve(
     if stopping is not None and stopping["stopped"]:
         ax.axvline(stopping["step"], color="tab:red", linestyle="--",
                    label=f"stopped at step {stopping['step']} of {stopping['configuredSteps']}")
-    ax.set(title=f"ROUGE during training ({evaluations['samples']} validation rows)", xlabel="optimizer step", ylabel="F1")
-    ax.legend(fontsize="small")
+    if stopping is not None:
+        ax.axvspan(0, stopping["basis"]["warmupSteps"], color="tab:gray", alpha=0.12, label="warm-up: no stop")
+    handles, labels = ax.get_legend_handles_labels()
+    if curves.get("loss"):
+        # The signal early stopping decides on, on its own scale.
+        loss_ax = ax.twinx()
+        points = curves["loss"]
+        handles += loss_ax.plot([s for s, _ in points], [v for _, v in points], marker=".", color="tab:purple", linestyle="-.")
+        labels.append("validation loss (right axis)")
+        loss_ax.set_ylabel("loss")
+    ax.set(title=f"ROUGE and validation loss during training ({evaluations['samples']} validation rows)",
+           xlabel="optimizer step", ylabel="F1")
+    ax.legend(handles, labels, fontsize="small")
     ax.grid(alpha=0.3)
     save(fig, path)
 

@@ -55,6 +55,7 @@ class DeepSpeedConfig(TypedDict):
 class TrainConfigEarlyStopping(TypedDict):
     patience: int
     minDelta: float
+    minSteps: int | None
 
 
 class TrainConfig(TypedDict):
@@ -107,7 +108,7 @@ class RegisterConfig(TypedDict):
     reviewBand: float
     reviewTimeoutSeconds: int
     reviewDefault: Literal["promote", "reject"]
-    mustBeat: Literal["lead", "common", "none"]
+    mustBeat: Literal["best", "lead", "common", "zeroShot", "none"]
 
 
 class SummarizeConfig(TypedDict):
@@ -173,9 +174,16 @@ class ChampionScore(TypedDict):
     rouge: RougeScores
 
 
+class BaselinesLeadChosenOn(TypedDict):
+    trainRows: int
+    maxWords: int
+    trainRougeL: float
+
+
 class BaselinesLead(TypedDict):
     words: int
     rouge: RougeScores
+    chosenOn: BaselinesLeadChosenOn
 
 
 class BaselinesCommon(TypedDict):
@@ -189,10 +197,16 @@ class BaselinesZeroShot(TypedDict):
     skipped: str | None
 
 
+class BaselinesBest(TypedDict):
+    name: Literal["lead", "common", "zeroShot"]
+    rougeL: float
+
+
 class Baselines(TypedDict):
     lead: BaselinesLead
     common: BaselinesCommon
     zeroShot: BaselinesZeroShot
+    best: BaselinesBest
 
 
 class TrainResultCheckpointUploads(TypedDict):
@@ -203,6 +217,7 @@ class TrainResultCheckpointUploads(TypedDict):
 class TrainResultEvaluationsBest(TypedDict):
     step: int
     rougeL: float
+    rougeLStdErr: float | None
     checkpoint: str
 
 
@@ -213,6 +228,20 @@ class TrainResultEvaluations(TypedDict):
     best: TrainResultEvaluationsBest | None
 
 
+class TrainResultEarlyStoppingBasisBestLoss(TypedDict):
+    step: int
+    value: float
+
+
+class TrainResultEarlyStoppingBasis(TypedDict):
+    signal: Literal["validationLoss"]
+    patience: int
+    minDelta: float
+    warmupSteps: int
+    bestLoss: TrainResultEarlyStoppingBasisBestLoss | None
+    rowsScored: int
+
+
 class TrainResultEarlyStopping(TypedDict):
     stopped: bool
     step: int
@@ -220,6 +249,7 @@ class TrainResultEarlyStopping(TypedDict):
     stepsSaved: int
     gpuHoursSaved: float
     reason: str
+    basis: TrainResultEarlyStoppingBasis
 
 
 class TrainResult(TypedDict):
@@ -237,9 +267,17 @@ class TrainResult(TypedDict):
     earlyStopping: TrainResultEarlyStopping | None
 
 
+class PredictionSpread(TypedDict):
+    distinctShare: float
+    mostCommon: str
+    mostCommonShare: float
+    degenerate: str | None
+
+
 class EvaluateResult(TypedDict):
     rouge: RougeScores
     numExamples: int
+    predictions: PredictionSpread
     samplesPath: str
     champion: ChampionScore | None
     baselines: Baselines

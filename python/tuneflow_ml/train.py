@@ -12,6 +12,7 @@ model "model".
 """
 
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -38,7 +39,7 @@ from .generation import device_name
 from .pyfunc_model import download_model_dir, log_model
 from .rendezvous import keep_rendezvous_on_loopback
 from .spec import load_spec
-from .spec_types import ModelConfig, TrainSpec
+from .spec_types import ModelConfig, TrainConfig, TrainSpec
 
 # Progress events double as the activity's heartbeats: one at least this often while steps run.
 PROGRESS_EVERY_S = 5.0
@@ -188,6 +189,20 @@ class Reporter(TrainerCallback):
         events.checkpoint(path, state.global_step)
 
 
+def check_early_stopping(train: TrainConfig, steps_per_epoch: int) -> None:
+    """train.earlyStopping.minSteps beyond the configured steps would never let it stop: a config
+    error (the schema checks it against train.maxSteps; the epochs' steps need the data)."""
+    stopping = train["earlyStopping"] if train["evalEverySteps"] is not None else None
+    configured = train["maxSteps"] if train["maxSteps"] is not None else math.ceil(train["epochs"] * steps_per_epoch)
+    if stopping is not None and stopping["minSteps"] is not None and stopping["minSteps"] > configured:
+        raise StepError(
+            "InvalidConfig",
+            f"train.earlyStopping.minSteps is {stopping['minSteps']} but the training is configured for {configured} steps "
+            + ("(train.maxSteps)" if train["maxSteps"] is not None else f"({train['epochs']} epochs of {steps_per_epoch} steps)")
+            + ": early stopping could never stop; lower train.earlyStopping.minSteps or train more steps",
+        )
+
+
 def main() -> dict:
     spec: TrainSpec = load_spec(TrainSpec)
     config, train = spec["config"], spec["config"]["train"]
@@ -270,6 +285,8 @@ def main() -> dict:
         **train_eval.training_arguments(train),
     )
     samples_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    steps_per_epoch = max(1, math.ceil(len(train_rows) / (args.per_device_train_batch_size * args.world_size)) // args.gradient_accumulation_steps)
+    check_early_stopping(train, steps_per_epoch)
     reporter = Reporter(output_dir, samples_per_step, train["checkpointEveryMinutes"])
     trainer = train_eval.HeadlineTrainer(
         model=model,
@@ -279,7 +296,7 @@ def main() -> dict:
         eval_dataset=eval_rows,
         compute_metrics=train_eval.rouge_of_generated(tokenizer, scored["summary"]) if scored is not None else None,
         processing_class=tokenizer,
-        callbacks=[reporter, *train_eval.callbacks(train)],
+        callbacks=[reporter, *train_eval.callbacks(train, steps_per_epoch)],
         eval_generate_kwargs=train_eval.eval_generate_kwargs(tokenizer, config),
     )
 

@@ -49,12 +49,12 @@ export function tempDir(prefix: string): Promise<string> {
 }
 
 /** Generated Amazon-format reviews and a tiny T5 trained on their vocabulary. */
-export async function demoFixture(dir: string, rows: number, products: number): Promise<{ data: string; model: string }> {
+export async function demoFixture(dir: string, rows: number, products: number, seed = 11): Promise<{ data: string; model: string }> {
   const data = path.join(dir, 'reviews.tsv.gz');
   const model = path.join(dir, 'tiny-t5');
   await execa(path.join(REPO_ROOT, 'bin', 'ts-run'), [
     path.join(REPO_ROOT, 'scripts', 'generate-reviews.ts'),
-    '--out', data, '--rows', String(rows), '--products', String(products), '--seed', '11',
+    '--out', data, '--rows', String(rows), '--products', String(products), '--seed', String(seed),
   ]);
   await execa(pythonExecutable(), ['-m', 'tuneflow_ml.tiny_model', '--data', data, '--out', model], {
     env: { PYTHONPATH: path.join(REPO_ROOT, 'python') },

@@ -49,9 +49,10 @@ export async function registerInput(args: {
     rouge: { rouge1: 0.4, rouge2: 0.2, rougeL: 0.3, rougeLsum: 0.3 },
     // Below the model's 0.3: register.mustBeat's floor lets it pass.
     baselines: {
-      lead: { words: 6, rouge: { rouge1: 0.2, rouge2: 0.1, rougeL: 0.15, rougeLsum: 0.15 } },
+      lead: { words: 6, rouge: { rouge1: 0.2, rouge2: 0.1, rougeL: 0.15, rougeLsum: 0.15 }, chosenOn: { trainRows: 9, maxWords: 40, trainRougeL: 0.16 } },
       common: { headline: 'Great camera', rouge: { rouge1: 0.1, rouge2: 0, rougeL: 0.1, rougeLsum: 0.1 } },
       zeroShot: { model: 'tiny-t5', rouge: null, skipped: 'random weights' },
+      best: { name: 'lead', rougeL: 0.15 },
     },
     datasets,
     gate: { champion: null, review: null },

@@ -150,11 +150,14 @@ const CASES: BrokenInput[] = [
   // Data the probe cannot judge: the first step that reads it.
   { input: 'a category no row has', ci: true, config: () => data({ input: fixture.data, category: 'Toasters' }), exitCode: 1, step: 'clean', type: 'InvalidData', advice: /data\.category|no rows/ },
   { input: 'one row: nothing to split', config: () => data({ input: file('one-row.tsv') }), exitCode: 1, step: 'split', type: 'InvalidData', advice: /both sides need rows.*Use more data/ },
+  // Row counts are known after clean: split refuses evaluating more validation rows than there are.
+  { input: 'evaluate.maxSamples beyond the validation rows', ci: true, config: () => ({ evaluate: { maxSamples: 1000 } }), exitCode: 1, step: 'split', type: 'InvalidConfig', advice: /the validation split holds \d+ rows, but evaluate\.maxSamples asks for 1000\. Set evaluate\.maxSamples to at most \d+/ },
   // The model and the memory plan.
   { input: 'a model path that does not exist', ci: true, config: () => ({ model: { nameOrPath: file('no-such-model') } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /model\.nameOrPath .*Give model\.nameOrPath as a local directory/ },
   { input: 'a model folder without config.json', config: () => ({ model: { nameOrPath: file('empty-model') } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /model\.nameOrPath/ },
   { input: 'a hub name on a host without the hub', config: () => ({ model: { nameOrPath: 't5-small' } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /model\.nameOrPath 't5-small'.*hub/ },
   { input: 't5-11b on 24 GiB GPUs with ZeRO-2', ci: true, config: () => ({ model: { nameOrPath: file('t5-11b-config') }, ...train({ gpuMemoryGiB: 24, numGpus: 8, deepspeed: { stage: 2 } }) }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /does not fit.*Options that fit|No ZeRO stage fits/ },
+  { input: 'mustBeat zeroShot with a random-weights base model', config: () => ({ register: { mustBeat: 'zeroShot' } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /register\.mustBeat is zeroShot, but zero-shot is not scored for this config: .*random weights.*Choose register\.mustBeat best/ },
   { input: 'a batch the memory plan refuses', config: () => train({ perDeviceTrainBatchSize: 4096, gpuMemoryGiB: 1 }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /lower train\.perDeviceTrainBatchSize|Options that fit/ },
   // The GPU workers: none of them can run it.
   { input: 'DeepSpeed on workers without GPUs', ci: true, config: () => train({ deepspeed: { stage: 2 } }), exitCode: 1, step: 'preflight', type: 'InvalidConfig', advice: /train\.deepspeed needs CUDA GPUs.*DS_ACCELERATOR=cpu/ },

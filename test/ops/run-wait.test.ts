@@ -74,6 +74,10 @@ test('run --wait prints training and summarize progress, then status shows the f
   expect(run.stdout).toContain('ROUGE-1 / 2 / L / Lsum');
   // The baselines beside the model; the tiny random base model is not scored zero-shot.
   expect(run.stdout).toMatch(/^ROUGE-L of the baselines +lead-\d+ [\d.]+ \/ most common headline [\d.]+ \/ zero-shot skipped \(.*random weights/m);
+  expect(run.stdout).toMatch(/^ {2}strongest +(lead-\d+|the most common training headline) .*: [\d.]+$/m);
+  expect(run.stdout).toMatch(/^ {2}lead-N +N=\d+, the best of 1\.\.40 on \d+ training rows/m);
+  // How varied the summaries are; said plainly when most are one string.
+  expect(run.stdout).toMatch(/^summaries written +(\d+% distinct; the most common, ".*", for \d+% of reviews|the model writes .* for \d+% of reviews: most summaries are one string)/m);
   expect(run.stdout).toMatch(/^champion gate +(champion|rejected) \(decided by rule\)$/m);
 
   expect({ exitCode: statusRun.exitCode, stderr: statusRun.stderr }).toEqual({ exitCode: 0, stderr: '' });

@@ -9,7 +9,7 @@ import { clean } from '../../activities/clean';
 import { split } from '../../activities/split';
 import { cleanText, hashFraction } from '../../lib/cleaning';
 import type { PipelineConfigInput } from '../../lib/config';
-import { InvalidDataError } from '../../lib/failures';
+import { InvalidConfigError, InvalidDataError } from '../../lib/failures';
 import { CleanWorkspace } from '../helpers/clean-workspace';
 import { generateReviews, reviewsToTsv, type GeneratedReview } from '../../scripts/generate-reviews';
 
@@ -346,6 +346,22 @@ describe('split', () => {
     expect(existsSync(join(workspace.dir, 'runs', workspace.lastPipelineId, 'split', 'train.parquet'))).toBe(false);
   });
 
+  test('evaluating more validation rows than the split holds fails with InvalidConfigError naming both counts', async () => {
+    const { validationRows } = await split({ ...stepInput('unused.tsv'), cleanedPath });
+    const asking = (rows: number) =>
+      stepInput('unused.tsv', { evaluate: { maxSamples: rows }, train: { evalEverySteps: 10, checkpointEverySteps: 10, evalSamples: rows } });
+    const error = await split({ ...asking(validationRows + 1), cleanedPath }).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect((error as InvalidConfigError).message).toContain(
+      `the validation split holds ${validationRows} rows, but evaluate.maxSamples asks for ${validationRows + 1} and train.evalSamples asks for ${validationRows + 1}. ` +
+        `Set evaluate.maxSamples and train.evalSamples to at most ${validationRows}`,
+    );
+    expect(existsSync(join(workspace.dir, 'runs', workspace.lastPipelineId, 'split', 'validation.parquet'))).toBe(false);
+    // As many as there are is fine; train.evalSamples counts only with evaluations during training.
+    await expect(split({ ...asking(validationRows), cleanedPath })).resolves.toMatchObject({ validationRows });
+    await expect(split({ ...stepInput('unused.tsv', { train: { evalSamples: validationRows + 1 } }), cleanedPath })).resolves.toMatchObject({ validationRows });
+  });
+
   test('a missing cleaned file fails with InvalidDataError', async () => {
     const missing = join(workspace.dir, 'no-such.parquet');
     await expect(split({ ...stepInput('unused.tsv'), cleanedPath: missing })).rejects.toMatchObject({ name: 'InvalidDataError', file: missing });
@@ -375,11 +391,37 @@ describe('generateReviews', () => {
 
   test('headlines follow the rating', () => {
     const reviews = generateReviews({ rows: 3000, products: 60, seed: 7 }).filter(wellFormed);
-    const negativeHeadline = /blurry|poor|grainy|worse|dies|drains|will not|slow|problems|hunting|soft|disappointing|not sharp|bad copy|cheaply|broke|flimsy|overpriced|not worth|waste|damaged|used item|missing|wobbly|not stable|slip|failed|corrupted|one star|two stars/i;
+    const negativeHeadline =
+      /blurry|grainy|better pictures|soft|choppy|dead|terrible|stopped|drains|would not|hunts|slow|noisy|cannot|stiff|aberration|limited|decentered|cheap|broke|snapped|flimsy|overpriced|waste|cost less|poor quality|late|three weeks|damaged|used item|wobbly|slip|droops|loose|lost|corrupted|not recognized|one star|two stars/i;
     for (const review of reviews) {
       const rating = Number(field(review, RATING));
       if (rating >= 4) expect(field(review, HEADLINE)).not.toMatch(negativeHeadline);
       if (rating <= 2) expect(field(review, HEADLINE)).toMatch(negativeHeadline);
     }
+  });
+
+  test('headlines follow from what the review says, and are not its first words', () => {
+    const reviews = generateReviews({ rows: 3000, products: 60, seed: 7 }).filter((review) => wellFormed(review) && review.defects.length === 0);
+    const isStarHeadline = (review: GeneratedReview) => /^(One Star|(Two|Three|Four|Five) Stars)$/.test(field(review, HEADLINE));
+    const starShare = reviews.filter(isStarHeadline).length / reviews.length;
+    expect(starShare).toBeGreaterThan(0.05);
+    expect(starShare).toBeLessThan(0.11);
+    const words = (text: string) => text.toLowerCase().replace(/[^a-z0-9 ]/g, '').split(' ');
+    for (const review of reviews) {
+      const headline = words(field(review, HEADLINE));
+      expect(words(field(review, BODY)).slice(0, headline.length)).not.toEqual(headline);
+    }
+    // The same body gives the same headline (star headlines and mixed three-star ones aside).
+    const headlineOf = new Map<string, string>();
+    let repeated = 0;
+    for (const review of reviews.filter((r) => !isStarHeadline(r) && field(r, RATING) !== '3')) {
+      const seen = headlineOf.get(field(review, BODY));
+      if (seen === undefined) headlineOf.set(field(review, BODY), field(review, HEADLINE));
+      else {
+        expect(field(review, HEADLINE)).toBe(seen);
+        repeated++;
+      }
+    }
+    expect(repeated).toBeGreaterThan(50);
   });
 });

@@ -52,10 +52,25 @@ describe('pipeline config', () => {
 
   test('evaluation during training: early stopping needs it, every checkpoint is an evaluation step', () => {
     expect(parseConfig({}).train).toEqual(expect.objectContaining({ evalEverySteps: null, earlyStopping: null }));
-    expect(parseConfig({}).register.mustBeat).toBe('lead');
     expect(() => parseConfig({ train: { earlyStopping: { patience: 2 } } })).toThrow(/train\.earlyStopping: .*needs train\.evalEverySteps/);
     expect(() => parseConfig({ train: { checkpointEverySteps: 50, evalEverySteps: 20 } })).toThrow(/train\.evalEverySteps: checkpointEverySteps must be a multiple/);
-    expect(parseConfig({ train: { checkpointEverySteps: 50, evalEverySteps: 25, earlyStopping: {} } }).train.earlyStopping).toEqual({ patience: 3, minDelta: 0 });
+    expect(parseConfig({ train: { checkpointEverySteps: 50, evalEverySteps: 25, earlyStopping: {} } }).train.earlyStopping).toEqual({
+      patience: 3,
+      minDelta: 0.005,
+      minSteps: null,
+    });
+    // minSteps beyond the configured steps: a config error naming both numbers (with epochs, train checks it on the data).
+    expect(() => parseConfig({ train: { maxSteps: 100, evalEverySteps: 10, checkpointEverySteps: 50, earlyStopping: { minSteps: 150 } } })).toThrow(
+      /train\.earlyStopping\.minSteps: 150 is beyond train\.maxSteps \(100\)/,
+    );
+  });
+
+  test('register.mustBeat: the strongest baseline by default; each baseline, or none, by name', () => {
+    expect(parseConfig({}).register.mustBeat).toBe('best');
+    for (const mustBeat of ['best', 'lead', 'common', 'zeroShot', 'none'] as const) {
+      expect(parseConfig({ register: { mustBeat } }).register.mustBeat).toBe(mustBeat);
+    }
+    expect(() => parseConfig({ register: { mustBeat: 'zero-shot' } })).toThrow(/register\.mustBeat: .*"best"/);
   });
 
   test('data.header false: every column by position, text and summary given, CSV or TSV only', () => {

@@ -28,7 +28,7 @@ function testConfig(overrides: Partial<PipelineConfigInput> = {}): PipelineConfi
     name: 'workflow-test',
     data: { input: fixture.data, category: 'Camera' },
     model: { nameOrPath: fixture.model, maxSourceLength: 128, maxTargetLength: 24 },
-    train: { epochs: 1, maxSteps: 30, perDeviceTrainBatchSize: 16, checkpointEverySteps: 10, loggingSteps: 5 },
+    train: { epochs: 1, maxSteps: 30, perDeviceTrainBatchSize: 16, learningRate: 0.003, checkpointEverySteps: 10, loggingSteps: 5 },
     evaluate: { maxSamples: 40, maxNewTokens: 12 },
     summarize: { minReviews: 10, numBeams: 2, minNewTokens: 4, maxNewTokens: 12, perReview: false },
     register: { modelName: 'tuneflow-workflow-test' },
@@ -159,11 +159,14 @@ test('the pipeline runs preflight -> clean -> split -> train -> evaluate -> regi
   expect(metrics.baseline_lead_rougeL).toBeCloseTo(baselines.lead.rouge.rougeL, 6);
   expect(metrics.baseline_common_rougeL).toBeCloseTo(baselines.common.rouge.rougeL, 6);
   expect(baselines.zeroShot).toEqual({ model: fixture.model, rouge: null, skipped: expect.stringContaining('random weights') });
+  expect(baselines.best.rougeL).toBe(Math.max(baselines.lead.rouge.rougeL, baselines.common.rouge.rougeL));
+  expect(metrics.baseline_best_rougeL).toBeCloseTo(baselines.best.rougeL, 6);
+  expect(metrics.eval_distinct_share).toBeCloseTo(result.evaluation.predictions.distinctShare, 6);
 
-  // The champion gate decided (register.mustBeat: lead by default), and the version's tags say so.
+  // The champion gate decided (register.mustBeat: best by default), and the version's tags say so.
   const tags = Object.fromEntries(version.tags.map((t) => [t.key, t.value]));
   expect(tags['tuneflow.decision']).toBe(result.registered.gate.decision);
-  expect(result.registered.gate.decision === 'rejected').toBe(result.evaluation.rouge.rougeL <= baselines.lead.rouge.rougeL);
+  expect(result.registered.gate.decision === 'rejected').toBe(result.evaluation.rouge.rougeL <= baselines.best.rougeL);
 
   // The run report: the seed's table and three plots, under storage.root and in the MLflow run.
   const report = completedReport(result);
