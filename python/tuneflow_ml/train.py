@@ -192,7 +192,7 @@ class Reporter(TrainerCallback):
 def check_early_stopping(train: TrainConfig, steps_per_epoch: int) -> None:
     """train.earlyStopping.minSteps beyond the configured steps would never let it stop: a config
     error (the schema checks it against train.maxSteps; the epochs' steps need the data)."""
-    stopping = train["earlyStopping"] if train["evalEverySteps"] is not None else None
+    stopping = train["earlyStopping"]  # the schema allows it only with evalEverySteps
     configured = train["maxSteps"] if train["maxSteps"] is not None else math.ceil(train["epochs"] * steps_per_epoch)
     if stopping is not None and stopping["minSteps"] is not None and stopping["minSteps"] > configured:
         raise StepError(
